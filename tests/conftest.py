@@ -1,0 +1,59 @@
+"""Shared fixtures: a fresh Settings and a migrated database per test.
+
+Set FRUEHWARN_TEST_POSTGRES_URL (the test command does) to run the storage-backed tests
+against PostgreSQL as well: every test using ``engine`` then runs once per backend.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from config import Settings, load_settings
+from storage.db import make_engine, upgrade
+
+PG_URL = os.environ.get("FRUEHWARN_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("FRUEHWARN_") and key != "FRUEHWARN_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key, raising=False)
+
+
+def _fresh_pg_database() -> str:
+    assert PG_URL
+    name = "fw_" + uuid.uuid4().hex[:12]
+    admin = make_engine(PG_URL)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return _fresh_pg_database()
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", database_url=db_url, model={"encoder": "fake"})
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
