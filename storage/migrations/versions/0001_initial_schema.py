@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:21:41.264346
+Create Date: 2026-11-23 06:22:43.551439
 """
 from collections.abc import Sequence
 

@@ -1,0 +1,1 @@
+"""Classifiers: language, German sentiment, embeddings, topic grouping, emerging-issue detection."""

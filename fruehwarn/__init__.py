@@ -1,0 +1,1 @@
+"""fruehwarn: the composition root (CLI, scheduler, demo)."""

@@ -1,0 +1,3 @@
+from fruehwarn.cli import main
+
+main()
