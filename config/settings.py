@@ -144,6 +144,8 @@ class ChannelSettings(_Section):
     name: str  # shown in the dashboard and audit log
     url: SecretStr  # e.g. mailtos://..., slack://..., json://host/path; secrets via env
     rate_per_second: float = Field(10.0, gt=0)  # outgoing rate limit
+    events: list[Literal["new", "update", "escalation", "resolved"]] = Field(
+        default_factory=lambda: ["new", "update", "escalation", "resolved"])  # alert kinds sent here
 
 
 class AlertingSettings(_Section):
@@ -162,6 +164,14 @@ class AlertingSettings(_Section):
     backoff_base: Duration = 2.0  # first retry delay (doubles, with jitter)
     backoff_max: Duration = 600.0  # cap of the retry delay
     sms_max_chars: int = Field(320, ge=70)  # SMS text limit
+    sms_gateway_url: SecretStr | None = None  # channel URL for SMS with a {to} placeholder, e.g. json://gw/sms?to={to}
+    telegram_bot_token: SecretStr | None = None  # bot token for subscribers' Telegram chats (env only)
+    smtp_timeout: Duration = 15.0  # SMTP connect/send timeout
+    webhook_timeout: Duration = 10.0  # HTTP timeout of one webhook send
+    lease: Duration = 60.0  # a claimed delivery is re-claimable after this (worker died mid-send)
+    concurrency: int = Field(8, ge=1, le=256)  # parallel sends per deliver_due call
+    channel_rates: dict[str, float] = Field(default_factory=dict)  # per-channel-kind rate override (msgs/s)
+    escalate_severity_delta: float = Field(20.0, gt=0)  # severity rise that sends an "update" alert
 
 
 class DashboardSettings(_Section):
