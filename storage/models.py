@@ -6,7 +6,8 @@ the dashboard reads all and writes actions (acknowledge, approve, silence). Each
 records what it did (CrawlRun, Checkpoint, Delivery, AuditLog) so that it can stop and
 resume anywhere.
 
-All timestamps are naive UTC datetimes (``utcnow()``); SQLite has no time zones.
+All timestamps are naive UTC datetimes (``utcnow()``, columns typed ``NaiveDatetime`` so
+that SQLModel stores them as plain DATETIME); SQLite has no time zones.
 After changing a table here, add an Alembic revision (``storage/migrations``);
 ``tests/storage/test_migrations.py`` fails while models and migrations differ.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import NaiveDatetime
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -43,11 +45,11 @@ class Source(SQLModel, table=True):
     enabled: bool = True
     options: dict[str, Any] = _json("dict")  # the source's full config entry
     cursor: dict[str, Any] = _json("dict")  # since_id / newest timestamp / etag / last_modified
-    last_attempt_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_new_post_at: datetime | None = None
+    last_attempt_at: NaiveDatetime | None = None
+    last_success_at: NaiveDatetime | None = None
+    last_new_post_at: NaiveDatetime | None = None
     consecutive_failures: int = 0
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class CrawlRun(SQLModel, table=True):
@@ -57,8 +59,8 @@ class CrawlRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id")
-    started_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
+    started_at: NaiveDatetime = Field(default_factory=utcnow)
+    finished_at: NaiveDatetime | None = None
     status: str = Field(default="running", max_length=20)  # running | ok | partial | failed
     new_count: int = 0
     updated_count: int = 0
@@ -89,9 +91,9 @@ class Post(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))  # normalised: title + body, no HTML
     author_hash: str | None = Field(default=None, max_length=64)  # keyed hash of the handle
     author_raw: str | None = Field(default=None, max_length=300)  # only if crawl.store_raw_handles
-    published_at: datetime
-    fetched_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime | None = None  # set when an edit was seen
+    published_at: NaiveDatetime
+    fetched_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime | None = None  # set when an edit was seen
     lang: str | None = Field(default=None, max_length=10)  # declared or detected language
     thread_id: str | None = Field(default=None, max_length=500)
     parent_id: str | None = Field(default=None, max_length=500)
@@ -117,7 +119,7 @@ class Classification(SQLModel, table=True):
     score_positive: float = 0.0
     embedding: bytes | None = Field(default=None, sa_column=Column(LargeBinary))  # float16 vector
     model_version: str = Field(default="", max_length=100)
-    classified_at: datetime = Field(default_factory=utcnow)
+    classified_at: NaiveDatetime = Field(default_factory=utcnow)
     topic_id: int | None = Field(default=None, foreign_key="topic.id")
     grouped: bool = False  # topic grouping done
 
@@ -135,9 +137,9 @@ class Topic(SQLModel, table=True):
     size: int = 0
     merged_into: int | None = Field(default=None, foreign_key="topic.id")  # survivor after a merge
     state: dict[str, Any] = _json("dict")  # term counts and other grouping state
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    last_post_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_post_at: NaiveDatetime | None = None
 
 
 class Issue(SQLModel, table=True):
@@ -156,15 +158,15 @@ class Issue(SQLModel, table=True):
     negative_share: float = 0.0
     source_count: int = 0
     author_count: int = 0
-    first_post_at: datetime | None = None
-    first_detected_at: datetime = Field(default_factory=utcnow)
-    last_seen_at: datetime | None = None
-    acknowledged_at: datetime | None = None
+    first_post_at: NaiveDatetime | None = None
+    first_detected_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_seen_at: NaiveDatetime | None = None
+    acknowledged_at: NaiveDatetime | None = None
     acknowledged_by: str | None = Field(default=None, max_length=100)
-    resolved_at: datetime | None = None
+    resolved_at: NaiveDatetime | None = None
     resolved_by: str | None = Field(default=None, max_length=100)  # None: auto-resolved
     reopened_count: int = 0
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class IssuePost(SQLModel, table=True):
@@ -179,7 +181,7 @@ class Checkpoint(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     value: dict[str, Any] = _json("dict")
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 # --------------------------------------------------------------------------- subscribers
@@ -198,12 +200,12 @@ class Subscriber(SQLModel, table=True):
     quiet_hours_start: int | None = Field(default=None, ge=0, le=23)  # local hour, inclusive
     quiet_hours_end: int | None = Field(default=None, ge=0, le=23)  # local hour, exclusive
     timezone: str = Field(default="Europe/Berlin", max_length=50)
-    opt_in_requested_at: datetime | None = None
-    opt_in_confirmed_at: datetime | None = None  # double opt-in: only confirmed subscribers get notices
+    opt_in_requested_at: NaiveDatetime | None = None
+    opt_in_confirmed_at: NaiveDatetime | None = None  # double opt-in: only confirmed subscribers get notices
     opt_in_token: str | None = Field(default=None, max_length=100)
     unsubscribe_token: str = Field(default="", max_length=100, index=True)
-    unsubscribed_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    unsubscribed_at: NaiveDatetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class SubscriberChannel(SQLModel, table=True):
@@ -232,10 +234,10 @@ class Alert(SQLModel, table=True):
     title: str = Field(default="", max_length=300)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     status: str = Field(default="pending", max_length=20)  # pending | sent | acknowledged | silenced
-    created_at: datetime = Field(default_factory=utcnow)
-    acknowledged_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    acknowledged_at: NaiveDatetime | None = None
     acknowledged_by: str | None = Field(default=None, max_length=100)
-    escalated_at: datetime | None = None
+    escalated_at: NaiveDatetime | None = None
 
 
 class Notice(SQLModel, table=True):
@@ -250,10 +252,10 @@ class Notice(SQLModel, table=True):
     subject: str = Field(default="", max_length=300)
     facts: dict[str, Any] = _json("dict")  # the facts every channel renders (product, region, text, ...)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))  # editable German text
-    created_at: datetime = Field(default_factory=utcnow)
-    approved_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    approved_at: NaiveDatetime | None = None
     approved_by: str | None = Field(default=None, max_length=100)  # "auto" when a rule approved it
-    rejected_at: datetime | None = None
+    rejected_at: NaiveDatetime | None = None
     edited: bool = False
 
 
@@ -271,13 +273,13 @@ class Delivery(SQLModel, table=True):
     address: str = Field(max_length=1000)
     status: str = Field(default="pending", max_length=20)  # pending | sending | sent | failed | dead | skipped
     attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: NaiveDatetime = Field(default_factory=utcnow)
     claimed_by: str | None = Field(default=None, max_length=100)
-    claimed_until: datetime | None = None
+    claimed_until: NaiveDatetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     last_status_code: int | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    sent_at: NaiveDatetime | None = None
 
 
 class Silence(SQLModel, table=True):
@@ -287,8 +289,8 @@ class Silence(SQLModel, table=True):
     topic_id: int | None = Field(default=None, foreign_key="topic.id")
     issue_id: int | None = Field(default=None, foreign_key="issue.id")
     channel: str | None = Field(default=None, max_length=30)
-    starts_at: datetime = Field(default_factory=utcnow)
-    ends_at: datetime
+    starts_at: NaiveDatetime = Field(default_factory=utcnow)
+    ends_at: NaiveDatetime
     created_by: str | None = Field(default=None, max_length=100)
     reason: str = Field(default="", max_length=500)
 
@@ -304,8 +306,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=300)
     role: str = Field(max_length=20)  # agent | marketing | admin
     disabled: bool = False
-    created_at: datetime = Field(default_factory=utcnow)
-    last_login_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_login_at: NaiveDatetime | None = None
 
 
 class AuditLog(SQLModel, table=True):
@@ -314,7 +316,7 @@ class AuditLog(SQLModel, table=True):
     __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
     actor: str = Field(default="system", max_length=100)
     action: str = Field(max_length=50)
     entity_type: str = Field(max_length=30)

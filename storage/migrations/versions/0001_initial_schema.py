@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:22:43.551439
+Create Date: 2026-11-23 06:26:11.043233
 """
 from collections.abc import Sequence
 
@@ -27,10 +27,10 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('acknowledged_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
     sa.Column('acknowledged_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('escalated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('escalated_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('alert', schema=None) as batch_op:
@@ -38,7 +38,7 @@ def upgrade() -> None:
 
     op.create_table('auditlog',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
     sa.Column('entity_type', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_table('checkpoint',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('value', sa.JSON(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('source',
@@ -64,11 +64,11 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('options', sa.JSON(), nullable=False),
     sa.Column('cursor', sa.JSON(), nullable=False),
-    sa.Column('last_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('last_success_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('last_new_post_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_attempt_at', sa.DateTime(), nullable=True),
+    sa.Column('last_success_at', sa.DateTime(), nullable=True),
+    sa.Column('last_new_post_at', sa.DateTime(), nullable=True),
     sa.Column('consecutive_failures', sa.Integer(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('source', schema=None) as batch_op:
@@ -85,12 +85,12 @@ def upgrade() -> None:
     sa.Column('quiet_hours_start', sa.Integer(), nullable=True),
     sa.Column('quiet_hours_end', sa.Integer(), nullable=True),
     sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-    sa.Column('opt_in_requested_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('opt_in_confirmed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('opt_in_requested_at', sa.DateTime(), nullable=True),
+    sa.Column('opt_in_confirmed_at', sa.DateTime(), nullable=True),
     sa.Column('opt_in_token', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('unsubscribe_token', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('unsubscribed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('unsubscribed_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
@@ -105,9 +105,9 @@ def upgrade() -> None:
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('merged_into', sa.Integer(), nullable=True),
     sa.Column('state', sa.JSON(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('last_post_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('last_post_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['merged_into'], ['topic.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -117,8 +117,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('last_login_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_login_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('user', schema=None) as batch_op:
@@ -127,8 +127,8 @@ def upgrade() -> None:
     op.create_table('crawlrun',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source_id', sa.Integer(), nullable=False),
-    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('new_count', sa.Integer(), nullable=False),
     sa.Column('updated_count', sa.Integer(), nullable=False),
@@ -154,15 +154,15 @@ def upgrade() -> None:
     sa.Column('negative_share', sa.Float(), nullable=False),
     sa.Column('source_count', sa.Integer(), nullable=False),
     sa.Column('author_count', sa.Integer(), nullable=False),
-    sa.Column('first_post_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('first_detected_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('last_seen_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('acknowledged_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('first_post_at', sa.DateTime(), nullable=True),
+    sa.Column('first_detected_at', sa.DateTime(), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(), nullable=True),
+    sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
     sa.Column('acknowledged_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('resolved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('resolved_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('reopened_count', sa.Integer(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['topic_id'], ['topic.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -179,9 +179,9 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('author_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('author_raw', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('published_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('fetched_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('published_at', sa.DateTime(), nullable=False),
+    sa.Column('fetched_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
     sa.Column('lang', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
     sa.Column('thread_id', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('parent_id', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
@@ -222,7 +222,7 @@ def upgrade() -> None:
     sa.Column('score_positive', sa.Float(), nullable=False),
     sa.Column('embedding', sa.LargeBinary(), nullable=True),
     sa.Column('model_version', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('classified_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('classified_at', sa.DateTime(), nullable=False),
     sa.Column('topic_id', sa.Integer(), nullable=True),
     sa.Column('grouped', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['post_id'], ['post.id'], ),
@@ -251,10 +251,10 @@ def upgrade() -> None:
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('facts', sa.JSON(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('approved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('approved_at', sa.DateTime(), nullable=True),
     sa.Column('approved_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('rejected_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('rejected_at', sa.DateTime(), nullable=True),
     sa.Column('edited', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -267,8 +267,8 @@ def upgrade() -> None:
     sa.Column('topic_id', sa.Integer(), nullable=True),
     sa.Column('issue_id', sa.Integer(), nullable=True),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
-    sa.Column('starts_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('ends_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('starts_at', sa.DateTime(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
@@ -285,13 +285,13 @@ def upgrade() -> None:
     sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=False),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('claimed_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('claimed_until', sa.DateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], ),
     sa.ForeignKeyConstraint(['notice_id'], ['notice.id'], ),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscriber.id'], ),

@@ -1,0 +1,1 @@
+"""Tests of the dashboard, its users and the user CLI."""
