@@ -1,0 +1,178 @@
+"""Wires the stages into APScheduler jobs.
+
+crawl (one job per source, each on its own interval) -> classify -> detect (topics,
+emergence) -> alert (internal alerts, notices, outbox) -> deliver. Every stage reads
+what the previous one wrote, in its own transaction, so a job can stop at any point
+and the next run picks up where it left off. A job never overlaps itself
+(``max_instances=1``, ``coalesce=True``); SIGTERM and Ctrl-C stop the scheduler after
+the running jobs finish their current transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import Engine
+
+from config import Settings
+
+log = logging.getLogger("fruehwarn.scheduler")
+
+
+@dataclass
+class Stages:
+    """The stage functions the scheduler calls; swapped in tests."""
+
+    crawl: Callable[[Settings, Engine, list[str] | None], Any]
+    classify: Callable[[Settings, Engine], int]
+    group: Callable[[Settings, Engine], int]
+    detect: Callable[[Settings, Engine], Any]
+    alert: Callable[[Settings, Engine], Any]
+    deliver: Callable[[Settings, Engine], Any]
+
+
+def default_stages(settings: Settings) -> Stages:
+    """The real stages; the classifier is loaded once, here."""
+    from alerting.delivery import deliver_due
+    from alerting.stage import process as alert_process
+    from classifiers.detect import detect, group_pending
+    from classifiers.pipeline import classify_pending
+    from crawlers.runner import crawl_once
+
+    from classifiers.sentiment import load_classifier
+
+    classifier = load_classifier(settings)
+    worker_id = f"{os.uname().nodename}:{os.getpid()}"
+    return Stages(
+        crawl=lambda s, e, names: crawl_once(s, e, names),
+        classify=lambda s, e: classify_pending(s, e, classifier),
+        group=lambda s, e: group_pending(s, e),
+        detect=lambda s, e: detect(s, e),
+        alert=lambda s, e: alert_process(s, e),
+        deliver=lambda s, e: deliver_due(s, e, worker_id),
+    )
+
+
+@dataclass
+class JobStats:
+    runs: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_run_at: datetime | None = None
+
+
+@dataclass
+class Pipeline:
+    """The scheduled jobs and what they did (for logs, the demo and tests)."""
+
+    settings: Settings
+    engine: Engine
+    stages: Stages
+    stats: dict[str, JobStats] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _run(self, name: str, fn: Callable[[], Any]) -> Any:
+        st = self.stats.setdefault(name, JobStats())
+        if self._stop.is_set():
+            return None
+        st.runs += 1
+        st.last_run_at = datetime.now()
+        try:
+            result = fn()
+            st.last_error = None
+            return result
+        except Exception as exc:  # noqa: BLE001 - a failing job must not kill the scheduler
+            st.failures += 1
+            st.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("job %s failed", name)
+            return None
+
+    # one method a job ---------------------------------------------------------------
+    def crawl(self, source: str) -> Any:
+        return self._run(f"crawl:{source}", lambda: self.stages.crawl(self.settings, self.engine, [source]))
+
+    def classify(self) -> Any:
+        return self._run("classify", lambda: self.stages.classify(self.settings, self.engine))
+
+    def detect(self) -> Any:
+        def both() -> Any:
+            self.stages.group(self.settings, self.engine)
+            return self.stages.detect(self.settings, self.engine)
+
+        return self._run("detect", both)
+
+    def alert(self) -> Any:
+        def both() -> Any:
+            self.stages.alert(self.settings, self.engine)
+            return self.stages.deliver(self.settings, self.engine)
+
+        return self._run("alert", both)
+
+    def run_all_once(self) -> None:
+        """Every stage once, in order (``fruehwarn run --once`` and tests)."""
+        for src in self.settings.sources:
+            if src.enabled:
+                self.crawl(src.name)
+        self.classify()
+        self.detect()
+        self.alert()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
+    """An APScheduler with one job per source plus the pipeline stages."""
+    s = pipeline.settings
+    sched = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30},
+        timezone="UTC",
+    )
+    for src in s.sources:
+        if src.enabled:
+            sched.add_job(pipeline.crawl, "interval", seconds=src.interval, args=[src.name],
+                          id=f"crawl:{src.name}", name=f"crawl {src.name}", next_run_time=datetime.now().astimezone())
+    sched.add_job(pipeline.classify, "interval", seconds=s.scheduler.classify_interval, id="classify")
+    sched.add_job(pipeline.detect, "interval", seconds=s.scheduler.detect_interval, id="detect")
+    sched.add_job(pipeline.alert, "interval", seconds=s.scheduler.deliver_interval, id="alert")
+    return sched
+
+
+def run_forever(pipeline: Pipeline, *, until: Callable[[], bool] | None = None,
+                on_tick: Callable[[], None] | None = None, tick: float = 1.0) -> None:
+    """Run the scheduler until SIGTERM/SIGINT (or ``until()`` is true), then stop cleanly.
+
+    Shutdown waits for running jobs: each stage commits in its own transactions, so
+    nothing is left half-written.
+    """
+    sched = build_scheduler(pipeline)
+    stopping = threading.Event()
+
+    def _signal(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping after the running jobs", signal.Signals(signum).name)
+        stopping.set()
+
+    old = {sig: signal.signal(sig, _signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    sched.start()
+    log.info("scheduler started: %d jobs", len(sched.get_jobs()))
+    try:
+        while not stopping.is_set() and not (until and until()):
+            if on_tick:
+                on_tick()
+            stopping.wait(tick)
+    finally:
+        pipeline.stop()
+        sched.shutdown(wait=True)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        log.info("scheduler stopped cleanly")
