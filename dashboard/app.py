@@ -1,0 +1,52 @@
+"""The fruehwarn dashboard (Streamlit): ``streamlit run dashboard/app.py``.
+
+Settings come from FRUEHWARN_CONFIG / FRUEHWARN_DATABASE_URL / FRUEHWARN_DATA_DIR.
+Before login only the login page exists; afterwards the navigation offers the pages
+the user's role allows (see ``dashboard.auth.PERMISSIONS``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
+    sys.path.insert(0, str(_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from config import ConfigError  # noqa: E402
+from dashboard import auth, data, ui  # noqa: E402
+
+st.set_page_config(page_title="Frühwarn", page_icon="🛎️", layout="wide")
+
+PAGES = [  # (file, title, icon, url path, permission)
+    ("pages/lage.py", "Lage", "🚨", "lage", "triage"),
+    ("pages/themen.py", "Themen", "📈", "themen", "topics"),
+    ("pages/benachrichtigungen.py", "Benachrichtigungen", "✉️", "benachrichtigungen", "notifications"),
+    ("pages/quellen.py", "Quellen", "📡", "quellen", "sources"),
+    ("pages/benutzer.py", "Benutzer", "👥", "benutzer", "users"),
+]
+
+try:
+    data.settings()
+    user = auth.current_user()
+except ConfigError as exc:
+    st.error(f"Konfigurationsfehler: {exc}")
+    st.stop()
+except Exception as exc:  # noqa: BLE001 - the database is down or unreachable: say so, do not crash
+    st.error(f"Datenbank nicht erreichbar: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    st.stop()
+
+if user is None:
+    nav = st.navigation([st.Page(auth.login_page, title="Anmelden", icon="🔑", url_path="anmelden")])
+else:
+    pages = [st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u, perm in PAGES if user.can(perm)]
+    nav = st.navigation(pages)
+    with st.sidebar:
+        st.caption(f"Angemeldet als **{ui.md_escape(user.username)}** ({auth.ROLE_DE.get(user.role, user.role)})")
+        if st.button("Abmelden", key="logout"):
+            auth.logout()
+            st.rerun()
+nav.run()

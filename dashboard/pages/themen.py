@@ -1,0 +1,49 @@
+"""Themen: topic trends over days and weeks, sentiment per topic, rising and falling topics, CSV export."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import auth, data, trends
+
+auth.require("topics")
+
+PERIODS = {"7 Tage": 7, "30 Tage": 30, "90 Tage": 90}
+
+st.title("Themen")
+names = data.source_names()
+f1, f2, f3, f4 = st.columns([1, 1, 2, 1])
+period = f1.selectbox("Zeitraum", list(PERIODS), index=1, key="period")
+granularity = f2.radio("Auflösung", ["Tag", "Woche"], horizontal=True, key="granularity")
+chosen = f3.multiselect("Quellen", list(names.values()), key="sources", placeholder="alle Quellen")
+langs = f4.multiselect("Sprache", data.languages(), key="langs", placeholder="alle Sprachen")
+days = PERIODS[period]
+source_ids = tuple(sorted(i for i, n in names.items() if n in chosen))
+daily = data.topic_daily(days, source_ids, tuple(sorted(langs)))
+labels = data.topics()
+
+if daily.empty:
+    st.info("Keine Beiträge mit Thema in diesem Zeitraum und dieser Auswahl.")
+    st.stop()
+
+st.markdown(f"**Beiträge pro {granularity} – die größten Themen**")
+st.line_chart(trends.series(daily, labels, granularity), height=280)
+
+table = trends.summary(daily, labels, days)
+percent = st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0)
+change = st.column_config.NumberColumn("Veränderung", format="percent")
+config = {"negativ": percent, "neutral": percent, "positiv": percent, "Veränderung": change}
+up, down = st.columns(2)
+with up:
+    st.markdown("**Steigende Themen** (zweite gegen erste Hälfte des Zeitraums)")
+    st.dataframe(trends.rising(table), column_config=config, hide_index=True, key="rising",
+                 column_order=["Thema", "Schlüsselwörter", "vorher", "zuletzt", "Veränderung"])
+with down:
+    st.markdown("**Fallende Themen**")
+    st.dataframe(trends.falling(table), column_config=config, hide_index=True, key="falling",
+                 column_order=["Thema", "Schlüsselwörter", "vorher", "zuletzt", "Veränderung"])
+
+st.markdown("**Alle Themen: Volumen und Stimmungsanteile**")
+st.dataframe(table, column_config=config, key="topics_table")
+st.download_button("CSV exportieren", trends.to_csv(table), file_name=f"themen_{days}tage.csv", mime="text/csv",
+                   key="csv")
