@@ -9,6 +9,7 @@ Channels, one class a file: :class:`WebhookChannel` (``json://``, ``jsons://``,
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from alerting.channels.apprise_channel import AppriseChannel
@@ -50,10 +51,21 @@ def channel_for_url(url: str, settings: Settings | None = None) -> Channel:
         )
     if "://" not in url:
         raise UnknownSchemeError(f"not a channel URL (expected scheme://...): {mask_url(url)}")
-    try:
-        return AppriseChannel(url)
-    except ChannelConfigError:
-        raise UnknownSchemeError(f"no channel handles {mask_url(url)} (not a webhook, e-mail or Apprise URL)") from None
+    if scheme not in apprise_schemes():
+        raise UnknownSchemeError(f"no channel handles {mask_url(url)} (not a webhook, e-mail or Apprise URL)")
+    return AppriseChannel(url)
+
+
+@lru_cache(maxsize=1)
+def apprise_schemes() -> frozenset[str]:
+    """Every URL scheme the installed Apprise handles."""
+    import apprise
+
+    out: set[str] = set()
+    for s in apprise.Apprise().details()["schemas"]:
+        out.update(s["protocols"] or ())
+        out.update(s["secure_protocols"] or ())
+    return frozenset(out)
 
 
 def subscriber_url(kind: str, address: str, settings: Settings) -> str:
