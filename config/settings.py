@@ -69,7 +69,24 @@ class _Section(BaseModel):
 
 
 class SourceConfig(_Section):
-    """One crawled source: an entry of the YAML ``sources:`` list."""
+    """One crawled source: an entry of the YAML ``sources:`` list.
+
+    Type-specific options sit beside the common keys (``extra="allow"``) and are checked
+    by the source's spider when it starts (a wrong option fails that source, visibly):
+
+    - rss: none (RSS 0.9x/1.0/2.0 and Atom, Khoros board feeds included)
+    - mastodon: ``limit`` (statuses per page, 1-40, default 40); ``exclude_replies``
+      (account timelines, default false); ``exclude_reblogs`` (default true)
+    - reddit: ``search`` (a query: use search.json instead of the new listing);
+      ``comments`` (fetch each post's comment thread, default true);
+      ``max_comment_threads`` (per crawl, default 25); ``limit`` (posts per page, default 100)
+    - discourse: ``max_posts_per_topic`` (default 200)
+    - appstore: none (``url`` is the customer-reviews JSON feed of one app and country)
+    - forum: ``selectors`` (CSS, or XPath when starting with ``/``, ``./``, ``(`` or ``@``):
+      ``post`` (required), ``body`` (required), ``id`` (default ``@id``), ``author``,
+      ``date``, ``title``, ``next_page``, ``thread_links``; ``date_format`` (strptime
+      fallback) and ``timezone`` (for dates without offset, default Europe/Berlin)
+    """
 
     model_config = ConfigDict(extra="allow")  # type-specific options live beside the common keys
 
@@ -95,20 +112,29 @@ class SourceConfig(_Section):
 
 
 class CrawlSettings(_Section):
+    """How the crawlers behave (crawlers/: Scrapy spiders, one per platform)."""
+
     user_agent: str = "fruehwarn/0.1 (+https://example.org/fruehwarn; social-care early warning)"  # sent with every request
     obey_robots: bool = True  # honour robots.txt
     concurrent_requests_per_domain: int = Field(2, ge=1, le=32)  # politeness per host
     autothrottle: bool = True  # Scrapy AutoThrottle on
+    autothrottle_start_delay: Duration = 1.0  # AutoThrottle's first delay between requests to one host
     download_delay: Duration | None = None  # fixed delay between requests to one host (None: AutoThrottle decides)
     download_timeout: Duration = 20.0  # per request
     retry_times: int = Field(3, ge=0, le=10)  # retries on 429/5xx/timeouts (the only retry layer)
-    retry_max_wait: Duration = 60.0  # cap for Retry-After / backoff waits
+    retry_backoff: Duration = 2.0  # first wait before a retry without Retry-After (doubles per attempt)
+    retry_max_wait: Duration = 60.0  # cap for Retry-After / backoff waits (a longer Retry-After: give up)
     max_body_bytes: int = Field(5_000_000, ge=10_000)  # larger answers are dropped and counted
     max_pages: int = Field(5, ge=1, le=1000)  # pagination depth per crawl
+    source_timeout: Duration = 600.0  # one source's crawl is closed after this long (counted partial)
     store_raw_handles: bool = False  # store author handles in clear (off: keyed hash only)
+    store_batch_size: int = Field(200, ge=1, le=10_000)  # posts written per database transaction
+    cross_post_window: Duration = 7 * 86400.0  # same text within this time of an earlier post: duplicate_of
+    cross_post_min_chars: int = Field(40, ge=1)  # shorter texts ("Danke!") are never marked cross-posts
     failure_flag_after: int = Field(3, ge=1)  # consecutive failed crawls before a source is flagged
     silent_after: Duration = 6 * 3600.0  # a source with no new post for this long is flagged silent
-    subprocess: bool = False  # run each crawl in a child process (isolates the Twisted reactor)
+    subprocess: bool = True  # run each crawl in a spawned child process (Twisted's reactor cannot restart)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"  # Scrapy's own log threshold
 
 
 class ModelSettings(_Section):
@@ -122,20 +148,32 @@ class ModelSettings(_Section):
 
 
 class TopicSettings(_Section):
-    join_threshold: float = Field(0.35, gt=0, lt=2)  # max cosine distance (relative scale) to join a topic
-    merge_threshold: float = Field(0.2, gt=0, lt=2)  # topics whose centroids come this close are merged
+    join_threshold: float = Field(0.45, gt=-1, lt=2)  # min score (centred cosine + keyword bonus) to join a topic
+    merge_threshold: float = Field(0.75, gt=-1, lt=2)  # topics whose centroids score this high are merged
+    keyword_weight: float = Field(0.3, ge=0, le=2)  # weight of the keyword overlap added to the centred cosine
     keywords_per_topic: int = Field(8, ge=1, le=50)  # keywords kept per topic label
+    centre_prior: float = Field(20.0, ge=0)  # pseudo-count shrinking the running mean embedding while few posts are seen
+    topic_ttl: Duration = 7 * 86400.0  # a topic (3+ posts) without new posts this long leaves the active set
+    singleton_ttl: Duration = 6 * 3600.0  # the same for topics of one or two posts
+    max_active_topics: int = Field(5000, ge=10)  # cap of topics compared against each post (oldest small ones leave first)
+    batch_size: int = Field(2000, ge=1)  # posts grouped per transaction
 
 
 class EmergenceSettings(_Section):
     window: Duration = 1800.0  # sliding window for volume
-    min_volume: int = Field(8, ge=1)  # posts in the window below which nothing is raised
-    sensitivity: float = Field(3.0, gt=0)  # volume must exceed baseline x this
+    long_window: Duration = 3 * 3600.0  # second, longer window for slowly building issues
+    min_volume: int = Field(8, ge=1)  # posts (at most per_author_cap per author) in the window below which nothing is raised
+    min_volume_long: int = Field(12, ge=1)  # the same for the long window
+    per_author_cap: int = Field(2, ge=1)  # posts of one author counted at most (one loud author is no incident)
+    sensitivity: float = Field(3.0, gt=0)  # volume must exceed the expected volume x this
     min_negative_share: float = Field(0.5, ge=0, le=1)  # share of negative posts required
-    min_authors: int = Field(3, ge=1)  # distinct authors required (one loud author is no incident)
+    min_authors: int = Field(3, ge=1)  # distinct authors required (posts without author count as distinct)
+    baseline_span: Duration = 7 * 86400.0  # history used for a topic's expected share of all posts
+    baseline_weeks: int = Field(3, ge=0, le=12)  # earlier weeks at the same hour and weekday compared (0: off)
+    resolve_ratio: float = Field(1.5, gt=0)  # volume at or below expected x this counts as back to baseline
     cooldown: Duration = 3600.0  # after resolving, the same topic re-opens the issue instead of a new one
     resolve_after: Duration = 3600.0  # volume back at baseline this long -> resolved
-    flap_suppression: Duration = 900.0  # min time between state changes of one issue
+    flap_suppression: Duration = 900.0  # min time between an issue's opening/re-opening and its resolution
 
 
 class ChannelSettings(_Section):

@@ -1,0 +1,473 @@
+"""The database stage of topics and emergence: :func:`group_pending` and :func:`detect`.
+
+The scheduler calls both on the wall clock; ``fruehwarn replay`` calls the very same
+functions on a simulated clock (``now=``). Everything they need is in the database:
+
+* Topic rows carry the centroid (float32 *mean* of the members' embeddings), size,
+  keywords, label, ``merged_into`` and in ``state`` the term counts and spellings;
+* the checkpoint ``topics`` holds the running mean embedding (for centring), the
+  grouping clock and a revision; the in-memory :class:`~classifiers.topics.OnlineGrouper`
+  is only a cache of these rows, reused while the revision is unchanged, rebuilt otherwise;
+* the checkpoint ``emergence`` holds per open issue when it last changed state and since
+  when its volume is back at baseline.
+
+Issues: ``open`` -> ``acknowledged`` (a person, in the dashboard) -> ``resolved``
+(automatically, ``resolved_by`` None, once volume stayed at baseline for
+``resolve_after``, never sooner than ``flap_suppression`` after opening) -> ``open``
+again (same row, ``reopened_count`` + 1) when the topic flares within ``cooldown``.
+One grouping stage at a time is assumed (the scheduler never overlaps a job).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from classifiers.emergence import Assessment, WindowPost, assess, expected_volume, window_stats
+from classifiers.text import surface_tokens
+from classifiers.topics import OnlineGrouper, TopicState
+from config import Settings
+from storage.db import audit, get_checkpoint, session_scope, set_checkpoint
+from storage.models import Classification, Issue, IssuePost, Post, Topic, utcnow
+
+log = logging.getLogger(__name__)
+
+TOPICS_CHECKPOINT = "topics"
+EMERGENCE_CHECKPOINT = "emergence"
+ACTIVE = ("open", "acknowledged")
+
+# (database url, epoch) -> (revision, grouper): the in-memory cache of the Topic rows
+_CACHE: dict[tuple[str, str], tuple[int, OnlineGrouper]] = {}
+
+
+# =========================================================================== grouping
+
+
+def group_pending(settings: Settings, engine: Engine, limit: int = 5000) -> int:
+    """Assign topics to classified but ungrouped posts, oldest published first.
+
+    Returns the number of posts marked grouped (posts without an embedding are marked
+    grouped without a topic). Runs in batches of ``topics.batch_size``, one transaction each.
+    """
+    done = 0
+    while done < limit:
+        n = _group_batch(settings, engine, min(settings.topics.batch_size, limit - done))
+        done += n
+        if n == 0:
+            break
+    return done
+
+
+def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
+    url = engine.url.render_as_string(hide_password=True)
+    key: tuple[str, str] | None = None
+    try:
+        with session_scope(engine) as s:
+            rows = s.execute(
+                select(Classification.post_id, Classification.embedding, Post.text, Post.published_at)
+                .join(Post, Post.id == Classification.post_id)
+                .where(Classification.grouped.is_(False))
+                .order_by(Post.published_at, Post.id)
+                .limit(limit)
+            ).all()
+            if not rows:
+                return 0
+            cp = get_checkpoint(s, TOPICS_CHECKPOINT)
+            epoch = cp.get("epoch") or uuid.uuid4().hex
+            key = (url, epoch)
+            dim = _first_dim(rows)
+            grouper = _grouper_for(s, settings, key, cp, dim)
+            updates, touched = [], []
+            clock = _parse(cp.get("clock"))
+            for post_id, blob, text, published_at in rows:
+                emb = _decode(blob)
+                if emb is None or grouper is None or emb.shape[0] != grouper.dim:
+                    if emb is not None:
+                        log.warning("post %s: embedding size %s differs from the topics' %s; not grouped",
+                                    post_id, emb.shape[0], grouper.dim if grouper else None)
+                    updates.append({"post_id": post_id, "topic_id": None, "grouped": True})
+                    continue
+                a = grouper.assign(emb, surface_tokens(text), published_at)
+                updates.append({"post_id": post_id, "topic_id": a.topic_id, "grouped": True})
+                touched.append(a.topic_id)
+                clock = published_at if clock is None or published_at > clock else clock
+            if grouper is not None:
+                touched = list(dict.fromkeys(touched))
+                _persist(s, grouper, touched, updates, settings)
+                if clock is not None:
+                    grouper.retire_stale(clock)
+            revision = int(cp.get("revision", 0)) + 1
+            set_checkpoint(s, TOPICS_CHECKPOINT, {
+                "epoch": epoch, "revision": revision, "dim": grouper.dim if grouper else dim,
+                "clock": clock.isoformat() if clock else None,
+                "mean_sum": grouper.mean_sum.tolist() if grouper else [],
+                "mean_count": grouper.mean_count if grouper else 0,
+            })
+        if grouper is not None:
+            _CACHE[key] = (revision, grouper)
+        return len(rows)
+    except BaseException:
+        if key is not None:
+            _CACHE.pop(key, None)  # the in-memory state may be ahead of the database
+        raise
+
+
+def _grouper_for(s: Session, settings: Settings, key: tuple[str, str], cp: dict[str, Any],
+                 dim: int | None) -> OnlineGrouper | None:
+    cached = _CACHE.get(key)
+    if cached and cached[0] == int(cp.get("revision", 0)):
+        return cached[1]
+    want = cp.get("dim") or dim
+    if want is None:
+        return None
+    g = OnlineGrouper(settings.topics, int(want))
+    if cp.get("mean_sum") and len(cp["mean_sum"]) == g.dim:
+        g.set_mean(np.asarray(cp["mean_sum"], dtype=np.float64), int(cp.get("mean_count", 0)))
+    clock = _parse(cp.get("clock"))
+    q = select(Topic).where(Topic.merged_into.is_(None), Topic.centroid.is_not(None))
+    if clock is not None:
+        q = q.where(Topic.last_post_at >= clock - timedelta(seconds=settings.topics.topic_ttl))
+    for t in s.execute(q).scalars():
+        vec = np.frombuffer(t.centroid, dtype=np.float32)
+        if vec.shape[0] != g.dim:
+            continue
+        g.add_topic(TopicState(
+            id=t.id, vec_sum=vec.astype(np.float64) * t.size, size=t.size,
+            terms=Counter(t.state.get("terms", {})), forms=dict(t.state.get("forms", {})),
+            last_post_at=t.last_post_at, keywords=list(t.keywords), label=t.label, dirty=False))
+    if clock is not None:
+        g.retire_stale(clock)
+    log.info("topic grouper loaded: %d active topics", len(g.topics))
+    return g
+
+
+def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dict[str, Any]],
+             settings: Settings) -> None:
+    """Store new and changed topics, merges and the posts' topic ids."""
+    issue_topics = set(s.execute(select(Issue.topic_id).where(Issue.status.in_(ACTIVE))).scalars())
+    merges = g.find_merges(touched, prefer=issue_topics)
+    redirect: dict[int, int] = {}
+    for absorbed, survivor in merges:
+        redirect[absorbed] = survivor
+    touched = [t for t in touched if t in g.topics]
+    g.update_keywords(touched + [sv for _, sv in merges if sv in g.topics])
+    now = utcnow()
+    new = [st for st in g.topics.values() if st.id < 0]
+    rows = [Topic(label=st.label, keywords=st.keywords, centroid=st.centroid.tobytes(), size=st.size,
+                  state=_state_json(st), created_at=st.last_post_at or now, updated_at=now,
+                  last_post_at=st.last_post_at) for st in new]
+    s.add_all(rows)
+    s.flush()
+    ids = {}
+    for st, row in zip(new, rows, strict=True):
+        ids[st.id] = row.id
+        g.rename(st.id, row.id)
+        st.dirty = False
+
+    def final(tid: int | None) -> int | None:
+        seen = 0
+        while tid is not None and tid in redirect and seen < 100:
+            tid, seen = redirect[tid], seen + 1
+        return ids.get(tid, tid) if tid is not None else None
+
+    changed = [{"id": st.id, "label": st.label, "keywords": st.keywords, "centroid": st.centroid.tobytes(),
+                "size": st.size, "state": _state_json(st), "updated_at": now, "last_post_at": st.last_post_at}
+               for st in g.topics.values() if st.dirty and st.id > 0]
+    if changed:
+        s.execute(update(Topic), changed)
+    for st in g.topics.values():
+        st.dirty = False
+    for absorbed, _ in merges:
+        survivor = final(absorbed)
+        if absorbed > 0 and survivor is not None:
+            s.execute(update(Topic).where(Topic.id == absorbed).values(merged_into=survivor, updated_at=now))
+            s.execute(update(Classification).where(Classification.topic_id == absorbed).values(topic_id=survivor))
+            _merge_issues(s, absorbed, survivor)
+            audit(s, "topic_merged", "topic", absorbed, into=survivor)
+    for u in updates:
+        u["topic_id"] = final(u["topic_id"])
+    s.execute(update(Classification), updates)
+
+
+def _merge_issues(s: Session, absorbed: int, survivor: int) -> None:
+    """Issues follow their topic into the survivor (one active issue per topic)."""
+    _LINKED.clear()
+    for issue in s.execute(select(Issue).where(Issue.topic_id == absorbed)).scalars():
+        target = s.execute(select(Issue).where(Issue.topic_id == survivor, Issue.status.in_(ACTIVE))).scalars().first()
+        if issue.status in ACTIVE and target is not None and target.id != issue.id:
+            linked = set(s.execute(select(IssuePost.post_id).where(IssuePost.issue_id == target.id)).scalars())
+            for pid in s.execute(select(IssuePost.post_id).where(IssuePost.issue_id == issue.id)).scalars().all():
+                if pid not in linked:
+                    s.add(IssuePost(issue_id=target.id, post_id=pid))
+            issue.status, issue.resolved_at, issue.resolved_by = "resolved", utcnow(), "merge"
+            issue.reasons = f"zusammengeführt mit Meldung #{target.id}"
+            audit(s, "issue_merged", "issue", issue.id, into=target.id)
+        issue.topic_id = survivor
+        s.add(issue)
+
+
+def _state_json(st: TopicState) -> dict[str, Any]:
+    terms = dict(st.terms.most_common(200))
+    return {"terms": terms, "forms": {t: st.forms.get(t, t) for t in terms}}
+
+
+def _decode(blob: bytes | None) -> np.ndarray | None:
+    if not blob:
+        return None
+    vec = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    return vec if np.all(np.isfinite(vec)) else None
+
+
+def _first_dim(rows: list[Any]) -> int | None:
+    for row in rows:
+        if row[1]:
+            return len(row[1]) // 2
+    return None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# =========================================================================== detection
+
+
+@dataclass
+class DetectResult:
+    """What one detection pass changed (issue ids)."""
+
+    now: datetime
+    opened: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+
+
+def detect(settings: Settings, engine: Engine, now: datetime | None = None) -> DetectResult:
+    """Evaluate every topic with recent posts; open, update, re-open and resolve issues."""
+    cfg = settings.emergence
+    now = now or utcnow()
+    result = DetectResult(now=now)
+    long_s = max(cfg.long_window, cfg.window)
+    try:
+        return _detect(settings, engine, now, result, long_s)
+    except BaseException:
+        _LINKED.clear()  # links of the failed transaction were not stored
+        raise
+
+
+def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectResult, long_s: float) -> DetectResult:
+    cfg = settings.emergence
+    with session_scope(engine) as s:
+        cp = get_checkpoint(s, EMERGENCE_CHECKPOINT)
+        states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in cp.get("issues", {}).items()}
+        active = {i.topic_id: i for i in s.execute(select(Issue).where(Issue.status.in_(ACTIVE))).scalars()}
+        start = now - timedelta(seconds=long_s)
+        short_start = now - timedelta(seconds=cfg.window)
+        rows = s.execute(
+            select(Classification.topic_id, func.count(),
+                   func.sum(case((Post.published_at > short_start, 1), else_=0)))
+            .join(Post, Post.id == Classification.post_id)
+            .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.is_not(None))
+            .group_by(Classification.topic_id)
+        ).all()
+        counts = {t: (int(n), int(ns or 0)) for t, n, ns in rows}
+        total_long = sum(n for n, _ in counts.values())
+        total_short = sum(ns for _, ns in counts.values())
+        floor = min(cfg.min_volume, cfg.min_volume_long)
+        candidates = {t for t, (n, _) in counts.items() if n >= floor} | set(active)
+        if candidates:
+            posts = _window_posts(s, candidates, start, now)
+            short = window_stats(posts, now, cfg.window, cfg.per_author_cap)
+            longw = window_stats(posts, now, long_s, cfg.per_author_cap)
+            base = _Baselines(s, engine, settings, now)
+            for tid in sorted(candidates):
+                issue = active.get(tid)
+                since = issue.first_post_at if issue and issue.first_post_at else None
+                n_long, n_short = counts.get(tid, (0, 0))
+                if tid not in short and tid not in longw:
+                    a = None
+                else:
+                    exp_s = base.expected(tid, cfg.window, total_short - n_short, since)
+                    exp_l = base.expected(tid, long_s, total_long - n_long, since)
+                    a = assess(short.get(tid), longw.get(tid), exp_s, exp_l, cfg)
+                if issue is not None:
+                    _follow(s, settings, issue, a, states, now, result)
+                elif a is not None and a.emerging:
+                    _raise(s, settings, tid, a, states, now, result)
+        live = {str(i) for i in result.opened + result.reopened + result.updated} | {
+            str(i.id) for i in active.values() if i.status in ACTIVE}
+        value = {"issues": {k: v for k, v in states.items() if k in live}}
+        if value != {"issues": cp.get("issues", {})} or result.opened or result.reopened or result.resolved:
+            set_checkpoint(s, EMERGENCE_CHECKPOINT, value)
+    return result
+
+
+def _window_posts(s: Session, topics: set[int], start: datetime, now: datetime) -> list[WindowPost]:
+    rows = s.execute(
+        select(Post.id, Classification.topic_id, Post.source_id, Post.author_hash, Classification.sentiment,
+               Post.published_at)
+        .join(Classification, Classification.post_id == Post.id)
+        .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.in_(topics))
+    ).all()
+    return [WindowPost(pid, tid, src, author or f"post:{pid}", sent, at) for pid, tid, src, author, sent, at in rows]
+
+
+# (database url, epoch, topic, window, history end) -> (topic_hist, total_hist, seasonal)
+_BASE_CACHE: dict[tuple[Any, ...], tuple[int, int, list[int]]] = {}
+BASELINE_STEP = 600  # seconds: the history end is rounded down to this, so baselines are cached
+
+
+class _Baselines:
+    """Expected volumes of topics (see :mod:`classifiers.emergence`), history cached per 10 minutes."""
+
+    def __init__(self, s: Session, engine: Engine, settings: Settings, now: datetime) -> None:
+        self.s, self.cfg, self.now = s, settings.emergence, now
+        epoch = get_checkpoint(s, TOPICS_CHECKPOINT).get("epoch", "")
+        self.key = (engine.url.render_as_string(hide_password=True), epoch)
+
+    def expected(self, tid: int, window_s: float, others_now: int, issue_since: datetime | None) -> float:
+        cfg = self.cfg
+        end = self.now - timedelta(seconds=window_s)
+        if issue_since is not None:  # an open issue is measured against the time before it began
+            end = min(end, issue_since)
+        end = datetime.fromtimestamp(end.timestamp() // BASELINE_STEP * BASELINE_STEP)
+        key = (*self.key, tid, window_s, end)
+        hist = _BASE_CACHE.get(key)
+        if hist is None:
+            if len(_BASE_CACHE) > 50_000:
+                _BASE_CACHE.clear()
+            hist = _BASE_CACHE[key] = self._history(tid, window_s, end, issue_since)
+        topic_hist, total_hist, seasonal = hist
+        return expected_volume(topic_hist=topic_hist, total_hist=total_hist, others_now=max(others_now, 0),
+                               seasonal=seasonal)
+
+    def _counts(self, tid: int, start: datetime, end: datetime,
+                around: timedelta = timedelta(0)) -> tuple[int, int]:
+        """(posts of the topic in (start, end], all posts in (start - around, end + around])."""
+        topic_n, total_n = self.s.execute(
+            select(func.sum(case((and_(Classification.topic_id == tid, Post.published_at > start,
+                                       Post.published_at <= end), 1), else_=0)), func.count())
+            .select_from(Classification).join(Post, Post.id == Classification.post_id)
+            .where(Post.published_at > start - around, Post.published_at <= end + around,
+                   Classification.topic_id.is_not(None))
+        ).one()
+        return int(topic_n or 0), int(total_n)
+
+    def _history(self, tid: int, window_s: float, end: datetime,
+                 issue_since: datetime | None) -> tuple[int, int, list[int]]:
+        topic_hist, total_hist = self._counts(tid, end - timedelta(seconds=self.cfg.baseline_span), end)
+        seasonal = []
+        for k in range(1, self.cfg.baseline_weeks + 1):
+            w_end = end + timedelta(seconds=window_s) - timedelta(days=7 * k)
+            if issue_since is not None and w_end > issue_since:
+                continue
+            n_topic, n_around = self._counts(tid, w_end - timedelta(seconds=window_s), w_end, timedelta(hours=12))
+            if n_around:  # no data that week: no evidence either way
+                seasonal.append(n_topic)
+        return topic_hist, total_hist, seasonal
+
+
+# (database url, issue id) -> post ids linked (filled from the database on first use)
+_LINKED: dict[tuple[str, int], set[int]] = {}
+
+
+def _link(s: Session, issue: Issue, post_ids: list[int]) -> int:
+    """Link posts to an issue unless linked already; returns how many were new."""
+    if not post_ids:
+        return 0
+    key = (s.get_bind().engine.url.render_as_string(hide_password=True), int(issue.id))  # type: ignore[arg-type]
+    have = _LINKED.get(key)
+    if have is None:
+        have = _LINKED[key] = set(s.execute(select(IssuePost.post_id).where(IssuePost.issue_id == issue.id)).scalars())
+    new = [pid for pid in post_ids if pid not in have]
+    if new:
+        s.add_all(IssuePost(issue_id=issue.id, post_id=pid) for pid in new)
+        s.flush()
+        have.update(new)
+    return len(new)
+
+
+def _apply(issue: Issue, topic: Topic | None, a: Assessment, now: datetime) -> None:
+    st = a.stats
+    issue.severity = a.severity
+    issue.reasons = a.reasons
+    issue.negative_share = round(st.negative_share, 3)
+    issue.source_count = st.sources
+    issue.author_count = st.authors
+    if topic is not None:
+        issue.title = topic.label or issue.title
+        issue.keywords = list(topic.keywords)
+    if st.first_post_at and (issue.first_post_at is None or st.first_post_at < issue.first_post_at):
+        issue.first_post_at = st.first_post_at
+    issue.updated_at = now
+
+
+def _raise(s: Session, settings: Settings, tid: int, a: Assessment, states: dict[str, dict[str, Any]],
+           now: datetime, result: DetectResult) -> None:
+    cfg = settings.emergence
+    topic = s.get(Topic, tid)
+    recent = s.execute(
+        select(Issue).where(Issue.topic_id == tid, Issue.status == "resolved",
+                            or_(Issue.resolved_by.is_(None), Issue.resolved_by != "merge"),
+                            Issue.resolved_at >= now - timedelta(seconds=cfg.cooldown))
+        .order_by(Issue.resolved_at.desc())
+    ).scalars().first()
+    if recent is not None:
+        issue = recent
+        issue.status, issue.resolved_at, issue.resolved_by = "open", None, None
+        issue.acknowledged_at, issue.acknowledged_by = None, None
+        issue.reopened_count += 1
+        action = "issue_reopened"
+    else:
+        issue = Issue(topic_id=tid, status="open", first_detected_at=now)
+        action = "issue_opened"
+    _apply(issue, topic, a, now)
+    s.add(issue)
+    s.flush()
+    issue.post_count += _link(s, issue, a.stats.post_ids)
+    issue.last_seen_at = a.stats.last_post_at
+    (result.reopened if recent is not None else result.opened).append(issue.id)
+    states[str(issue.id)] = {"changed_at": now.isoformat(), "quiet_since": None}
+    audit(s, action, "issue", issue.id, topic_id=tid, severity=issue.severity, reasons=issue.reasons)
+
+
+def _follow(s: Session, settings: Settings, issue: Issue, a: Assessment | None,
+            states: dict[str, dict[str, Any]], now: datetime, result: DetectResult) -> None:
+    """An active issue: link new posts, refresh its figures, resolve it when quiet long enough."""
+    cfg = settings.emergence
+    st = states.setdefault(str(issue.id), {"changed_at": issue.first_detected_at.isoformat(), "quiet_since": None})
+    quiet = a is None or a.quiet
+    if a is not None:
+        new = _link(s, issue, a.stats.post_ids)
+        if new or a.emerging:
+            if a.emerging or a.severity > issue.severity:
+                _apply(issue, s.get(Topic, issue.topic_id), a, now)
+            issue.post_count += new
+            if a.stats.last_post_at and (issue.last_seen_at is None or a.stats.last_post_at > issue.last_seen_at):
+                issue.last_seen_at = a.stats.last_post_at
+            s.add(issue)
+            result.updated.append(issue.id)
+    if not quiet:
+        st["quiet_since"] = None
+        return
+    if st.get("quiet_since") is None:
+        st["quiet_since"] = now.isoformat()
+    quiet_for = (now - datetime.fromisoformat(st["quiet_since"])).total_seconds()
+    since_change = (now - datetime.fromisoformat(st["changed_at"])).total_seconds()
+    if quiet_for >= cfg.resolve_after and since_change >= cfg.flap_suppression:
+        issue.status, issue.resolved_at, issue.resolved_by = "resolved", now, None
+        issue.updated_at = now
+        s.add(issue)
+        result.resolved.append(issue.id)
+        st["changed_at"] = now.isoformat()
+        audit(s, "issue_resolved", "issue", issue.id, reason="volume back at baseline")
