@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from config import Settings
     from fruehwarn.scheduler import Pipeline, Stages
 
-from fruehwarn.context import EXIT_RUNTIME, EXIT_USAGE, AppContext, UserError, ctx_of, fail
+from fruehwarn.context import EXIT_RUNTIME, EXIT_USAGE, AppContext, UserError, ctx_of, fail, one_line
 
 app = typer.Typer(
     name="fruehwarn",
@@ -50,12 +50,12 @@ def db_upgrade(ctx: typer.Context, revision: str = typer.Argument("head", help="
     """Apply database migrations (also done on every start)."""
     from storage.db import upgrade
 
-    c = ctx_of(ctx)
+    settings = ctx_of(ctx).settings
     try:
-        upgrade(c.settings.db_url, revision)
+        upgrade(settings.db_url, revision)
     except Exception as exc:  # noqa: BLE001
-        fail(f"migration failed: {exc}", EXIT_RUNTIME)
-    typer.echo(f"database at {revision}: {c.settings.db_url}")
+        fail(f"migration failed: {one_line(exc)}", EXIT_RUNTIME)
+    typer.echo(f"database at {revision}: {settings.db_url}")
 
 
 @app.command()
@@ -192,6 +192,8 @@ for _area in (cli_crawl, cli_model, cli_replay, cli_notify, cli_user):
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    for noisy in ("alembic", "scrapy", "apscheduler.executors", "httpx", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         app(standalone_mode=True)
     except UserError as exc:

@@ -45,9 +45,15 @@ class AppContext:
             try:
                 self._engine = init_db(self.settings)
             except Exception as exc:  # noqa: BLE001 - one line for the user, not a traceback
-                fail(f"database {self.settings.db_url}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
-                     EXIT_RUNTIME)
+                fail(f"database {self.settings.db_url}: {one_line(exc)}", EXIT_RUNTIME)
         return self._engine
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    text = (str(orig).strip().splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {text}" if text else type(orig).__name__
 
 
 def fail(message: str, code: int = EXIT_RUNTIME) -> NoReturn:
