@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -109,7 +110,6 @@ def demo_settings(base: Settings, world: DemoWorld, smtp: SmtpSink, *, manual_ap
 def seed_demo(settings: Settings, engine: Engine, world: DemoWorld) -> None:
     """The demo's dashboard user and opted-in subscribers."""
     from alerting.subscribers import add_subscriber
-
     from storage.users import create_user, get_user
 
     hook = f"json://127.0.0.1:{world.server.server_address[1]}/hooks/kunden"  # type: ignore[union-attr]
@@ -130,13 +130,18 @@ def seed_demo(settings: Settings, engine: Engine, world: DemoWorld) -> None:
 
 
 def start_demo(base: Settings, *, fresh: bool = True, manual_approval: bool = False,
-               dashboard: bool = True, dashboard_port: int | None = None) -> DemoRun:
-    """Start the world, the sinks, the database (and the dashboard); return the handle."""
+               dashboard: bool = True, dashboard_port: int | None = None, head_start: float = 0.0) -> DemoRun:
+    """Start the world, the sinks, the database (and the dashboard); return the handle.
+
+    ``head_start`` seconds of the story have already happened at start (tests use it to
+    see the outage without waiting for it).
+    """
     demo_dir = base.data_dir / "demo"
     if fresh and demo_dir.exists():
         shutil.rmtree(demo_dir)
     demo_dir.mkdir(parents=True, exist_ok=True)
-    world = DemoWorld(build_story(), data_dir=demo_dir).start()
+    world = DemoWorld(build_story(), data_dir=demo_dir,
+                      start=datetime.now(UTC) - timedelta(seconds=head_start)).start()
     smtp = SmtpSink(demo_dir / "mail").start()
     if dashboard_port is not None:
         base = base.model_copy(update={"dashboard": base.dashboard.model_copy(update={"port": dashboard_port})})
