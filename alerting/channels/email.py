@@ -16,6 +16,7 @@ import re
 import smtplib
 import socket
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from alerting.channels.base import Channel, Message, SendResult, require
 
+_POLICY = policy.SMTP.clone(max_line_length=998)  # no folding of long unsubscribe links
 ADDRESS_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
@@ -74,7 +76,7 @@ class EmailChannel(Channel):
         return f"smtp{'s' if getattr(self, 'use_ssl', False) else ''}://{login}{getattr(self, 'host', '?')}:{getattr(self, 'port', '?')}/?to={to}"
 
     def build(self, message: Message) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_POLICY)
         msg["Subject"] = message.subject
         msg["From"] = self.mail_from
         msg["To"] = ", ".join(self.recipients)
