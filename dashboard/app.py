@@ -22,11 +22,11 @@ from dashboard import auth, data, ui  # noqa: E402
 st.set_page_config(page_title="Frühwarn", page_icon="🛎️", layout="wide")
 
 PAGES = [  # (file, title, icon, url path, permission)
-    ("pages/lage.py", "Lage", "🚨", "lage", "triage"),
-    ("pages/themen.py", "Themen", "📈", "themen", "topics"),
-    ("pages/benachrichtigungen.py", "Benachrichtigungen", "✉️", "benachrichtigungen", "notifications"),
-    ("pages/quellen.py", "Quellen", "📡", "quellen", "sources"),
-    ("pages/benutzer.py", "Benutzer", "👥", "benutzer", "users"),
+    ("views/lage.py", "Lage", "🚨", "lage", "triage"),
+    ("views/themen.py", "Themen", "📈", "themen", "topics"),
+    ("views/benachrichtigungen.py", "Benachrichtigungen", "✉️", "benachrichtigungen", "notifications"),
+    ("views/quellen.py", "Quellen", "📡", "quellen", "sources"),
+    ("views/benutzer.py", "Benutzer", "👥", "benutzer", "users"),
 ]
 
 try:
@@ -40,7 +40,10 @@ except Exception as exc:  # noqa: BLE001 - the database is down or unreachable: 
     st.stop()
 
 if user is None:
-    nav = st.navigation([st.Page(auth.login_page, title="Anmelden", icon="🔑", url_path="anmelden")])
+    # Whatever page the browser asks for, only the login form runs (no page script, no data).
+    st.navigation([st.Page(auth.login_page, title="Anmelden", icon="🔑", url_path="anmelden")], position="hidden")
+    auth.login_page()
+    st.stop()
 else:
     pages = [st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u, perm in PAGES if user.can(perm)]
     nav = st.navigation(pages)
@@ -49,4 +52,4 @@ else:
         if st.button("Abmelden", key="logout"):
             auth.logout()
             st.rerun()
-nav.run()
+    nav.run()

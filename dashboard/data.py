@@ -56,7 +56,7 @@ def _env_key() -> tuple[tuple[str, str], ...]:
 
 
 @st.cache_resource(show_spinner=False)
-def _settings_for(_env: tuple[tuple[str, str], ...]) -> Settings:
+def _settings_for(env: tuple[tuple[str, str], ...]) -> Settings:  # env: the cache key
     return load_settings()
 
 

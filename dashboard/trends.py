@@ -21,13 +21,16 @@ def series(daily: pd.DataFrame, labels: pd.DataFrame, granularity: str, top: int
     return wide
 
 
-def summary(daily: pd.DataFrame, labels: pd.DataFrame, days: int) -> pd.DataFrame:
-    """One row per topic: volume, sentiment shares and the change between the two halves of the period."""
+def summary(daily: pd.DataFrame, labels: pd.DataFrame, days: int, today: pd.Timestamp) -> pd.DataFrame:
+    """One row per topic: volume, sentiment shares and the change between the two halves of the period.
+
+    "zuletzt" counts the newest ``days // 2`` days up to ``today`` (UTC), "vorher" the days before.
+    """
     cols = ["Thema", "Schlüsselwörter", "Beiträge", "negativ", "neutral", "positiv", "vorher", "zuletzt",
             "Veränderung"]
     if daily.empty:
         return pd.DataFrame(columns=cols)
-    cut = daily["day"].max() - pd.Timedelta(days=max(days // 2, 1) - 1)
+    cut = today.normalize() - pd.Timedelta(days=max(days // 2, 1) - 1)
     g = daily.groupby("topic_id")
     out = pd.DataFrame({
         "Beiträge": g["posts"].sum(),

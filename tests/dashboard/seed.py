@@ -84,11 +84,11 @@ def seed(engine: Engine) -> dict[str, Any]:
         burst.append(post(forum, XSS_TEXT, now - timedelta(minutes=2), t1, "negative"))
         burst.append(post(masto, MD_TRICK, now - timedelta(minutes=1), t1, "negative"))
         ids["xss_post"] = burst[-2].id
-        for day in range(12):
-            for k in range(1 if day < 6 else 3):  # falling topic: fewer posts in the recent half
+        for day in range(30):
+            for k in range(1 if day < 15 else 3):  # falling topic: fewer posts in the recent half
                 post(forum, f"Rechnung doppelt abgebucht, Tag {day} Nr {k}", now - timedelta(days=day, hours=k + 1),
                      t2, "negative" if k else "neutral")
-            for k in range(1 if day < 6 else 4):  # rising topic: more posts recently
+            for k in range(4 if day < 15 else 1):  # rising topic: more posts recently
                 post(store, f"App Login klappt nicht, Tag {day} Nr {k}", now - timedelta(days=day, hours=k + 2),
                      t3, "negative" if k % 2 else "positive", lang="de" if k % 3 else "en")
         t1.size, t2.size, t3.size = 20, 24, 30

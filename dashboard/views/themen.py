@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, trends
@@ -29,13 +30,13 @@ if daily.empty:
 st.markdown(f"**Beiträge pro {granularity} – die größten Themen**")
 st.line_chart(trends.series(daily, labels, granularity), height=280)
 
-table = trends.summary(daily, labels, days)
+table = trends.summary(daily, labels, days, pd.Timestamp(data.db_time()))
 percent = st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0)
 change = st.column_config.NumberColumn("Veränderung", format="percent")
 config = {"negativ": percent, "neutral": percent, "positiv": percent, "Veränderung": change}
 up, down = st.columns(2)
 with up:
-    st.markdown("**Steigende Themen** (zweite gegen erste Hälfte des Zeitraums)")
+    st.markdown(f"**Steigende Themen** (letzte {max(days // 2, 1)} Tage gegen die davor)")
     st.dataframe(trends.rising(table), column_config=config, hide_index=True, key="rising",
                  column_order=["Thema", "Schlüsselwörter", "vorher", "zuletzt", "Veränderung"])
 with down:
