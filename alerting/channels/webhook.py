@@ -11,6 +11,7 @@ other 4xx permanent; timeouts and refused connections retryable.
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,7 +35,9 @@ class WebhookChannel(Channel):
         scheme = {"json": "http", "jsons": "https"}.get(parts.scheme, parts.scheme)
         self.target = urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
         self.timeout = timeout
-        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._own = transport is not None
+        self._client = (httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) if self._own
+                        else shared_client(timeout))
 
     def payload(self, message: Message) -> dict[str, object]:
         return {
@@ -69,4 +72,20 @@ class WebhookChannel(Channel):
         return SendResult.permanent("rejected", detail, code)
 
     def close(self) -> None:
-        self._client.close()
+        if self._own:
+            self._client.close()
+
+
+_CLIENTS: dict[float, httpx.Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client(timeout: float) -> httpx.Client:
+    """One pooled, thread-safe client per timeout for every webhook (keep-alive across sends)."""
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(timeout)
+        if client is None:
+            client = _CLIENTS[timeout] = httpx.Client(
+                timeout=timeout, follow_redirects=False,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+        return client

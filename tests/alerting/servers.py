@@ -30,7 +30,7 @@ class Answer:
 
 class WebhookReceiver:
     def __init__(self, *, fail_rate: float = 0.0, seed: int = 1, stall_on: int | None = None,
-                 stall_seconds: float = 0.0) -> None:
+                 stall_seconds: float = 0.0, keep_bodies: bool = True, port: int = 0) -> None:
         self.lock = threading.Lock()
         self.plan: dict[str, list[Answer]] = defaultdict(list)  # path -> answers to give first, in order
         self.requests: list[dict[str, Any]] = []  # every request, duplicates included
@@ -42,6 +42,7 @@ class WebhookReceiver:
         self.stall_on = stall_on  # the n-th request (1-based) stalls: a worker can be killed mid-send
         self.stall_seconds = stall_seconds
         self.stalled = threading.Event()
+        self.keep_bodies = keep_bodies
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,6 +50,17 @@ class WebhookReceiver:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - /_stats: what was received (for a receiver in another process)
+                with receiver.lock:
+                    stats = {"requests": len(receiver.requests), "injected": receiver.injected,
+                             "accepted": sorted(receiver.accepted), "duplicates": receiver.duplicates()}
+                body = json.dumps(stats).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
@@ -68,7 +80,7 @@ class WebhookReceiver:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -80,7 +92,8 @@ class WebhookReceiver:
                 body = json.loads(raw.decode("utf-8"))
             except ValueError:
                 body = {"_raw": raw.decode("utf-8", "replace")}
-            self.requests.append({"path": path, "key": key, "body": body, "at": time.monotonic()})
+            self.requests.append({"path": path, "key": key, "body": body if self.keep_bodies else None,
+                                  "at": time.monotonic()})
             base = path.split("?", 1)[0]
             if self.plan.get(base):
                 answer = self.plan[base].pop(0)
@@ -94,7 +107,7 @@ class WebhookReceiver:
                 answer = Answer(200)
             if answer.status < 300 and key is not None:
                 self.accept_count[key] += 1
-                self.accepted.setdefault(key, body)
+                self.accepted.setdefault(key, body if self.keep_bodies else {})
             return answer
 
     def url(self, path: str = "/hook", scheme: str = "json") -> str:
@@ -157,3 +170,9 @@ class SmtpSink:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+def serve_forever(port: int, fail_rate: float, seed: int = 1) -> None:
+    """Run a receiver in this process until killed (the benchmark's receiver process)."""
+    with WebhookReceiver(fail_rate=fail_rate, seed=seed, keep_bodies=False, port=port) as receiver:
+        receiver.thread.join()
