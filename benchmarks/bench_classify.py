@@ -84,6 +84,48 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def onnx_rows(cache: Path, posts: list[str], max_tokens: int, batch_size: int, cores: int
+              ) -> list[tuple[str, int, float, float]]:
+    """ONNX Runtime (float32 and int8 dynamic quantisation) over the same net, same batching."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from classifiers.encoder import load_encoder
+    from classifiers.sentiment import DEFAULT_WEIGHTS, SentimentNet, load_weights
+
+    enc = load_encoder(cache, max_tokens=max_tokens)
+    net = SentimentNet(enc.model)
+    load_weights(net, DEFAULT_WEIGHTS)
+    net.eval()
+    tok = enc.tokenizer
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = Path(tmp) / "model.onnx"
+        ids, mask = tok.pad(tok.encode(posts[:4]))
+        torch.onnx.export(net, (ids, mask), str(f32), input_names=["input_ids", "attention_mask"],
+                          output_names=["logits", "embedding"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"}})
+        q8 = Path(tmp) / "model.q8.onnx"
+        quantize_dynamic(str(f32), str(q8), weight_type=QuantType.QInt8)
+        for label, path in (("float32", f32), ("int8", q8)):
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = cores
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            enc_ids = tok.encode(posts)
+            order = sorted(range(len(enc_ids)), key=lambda i: len(enc_ids[i]))
+            t = time.perf_counter()
+            for s in range(0, len(order), batch_size):
+                chunk = order[s:s + batch_size]
+                x, m = tok.pad([enc_ids[i] for i in chunk])
+                logits, emb = sess.run(None, {"input_ids": x.numpy(), "attention_mask": m.numpy()})
+                np.exp(logits)
+            out.append((f"in-process ONNX Runtime ({label}), tokenize excluded", len(posts),
+                        len(posts) / (time.perf_counter() - t), rss_mb()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, help="TSV (id, label, text) to take post texts from")
@@ -91,6 +133,7 @@ def main() -> None:
     ap.add_argument("--baseline-n", type=int, default=500)
     ap.add_argument("--cache-dir", type=Path, default=None, help="encoder cache (default: settings)")
     ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--onnx", action="store_true", help="also try ONNX Runtime (float32 and int8; needs onnx)")
     args = ap.parse_args()
 
     import torch
@@ -131,6 +174,9 @@ def main() -> None:
         rows.append((f"in-process classify ({'int8' if quant else 'float32'}, after load)", len(posts),
                      len(posts) / (time.perf_counter() - t), rss_mb()))
         del clf
+
+    if args.onnx:
+        rows += onnx_rows(cache, posts, settings.model.max_tokens, settings.model.batch_size, cores)
 
     # naive baseline: transformers pipeline, one post at a time, float32, same encoder + head
     from safetensors import safe_open
