@@ -42,6 +42,8 @@ from storage.models import (
 R = TypeVar("R")
 
 SENTIMENTS_DE = {"negative": "negativ", "neutral": "neutral", "positive": "positiv", None: "ohne"}
+NOTICE_DE = {"draft": "Entwurf", "approved": "freigegeben", "rejected": "abgelehnt", "queued": "im Versand",
+             "done": "versendet"}
 DELIVERY_DE = {
     "pending": "wartet", "sending": "wird gesendet", "sent": "gesendet", "failed": "Fehler (Wiederholung)",
     "dead": "unzustellbar", "skipped": "übersprungen",
@@ -378,7 +380,7 @@ def source_health(eng: Engine, hours: int = 24) -> pd.DataFrame:
         newest = r.last_new_post_at or r.created_at
         silent = r.enabled and (now - newest).total_seconds() > cfg.crawl.silent_after
         if not r.enabled:
-            status = "⚪ deaktiviert"
+            status = "⚪ deaktiviert"  # icon first: the table shows it, st.error takes it as icon
         elif failing:
             status = f"🔴 fehlerhaft ({r.consecutive_failures}× in Folge)"
         elif silent:

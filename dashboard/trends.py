@@ -64,7 +64,7 @@ def to_csv(table: pd.DataFrame) -> bytes:
     """CSV (UTF-8 with BOM for Excel, ';' separated) with spreadsheet formulas neutralised."""
     safe = table.copy()
     for col in safe.columns:
-        if safe[col].dtype == object:
+        if not pd.api.types.is_numeric_dtype(safe[col]):
             safe[col] = [("'" + v) if isinstance(v, str) and v.startswith(_FORMULA_START) else v
                          for v in safe[col]]
     return safe.to_csv(sep=";", encoding="utf-8").encode("utf-8-sig")

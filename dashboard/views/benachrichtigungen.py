@@ -22,13 +22,13 @@ notices_tab, alerts_tab, deliveries_tab, audit_tab = st.tabs(
     ["Kundenhinweise", "Interne Alarme", "Zustellungen", "Audit-Protokoll"])
 
 with notices_tab:
-    st.dataframe(data.notices(), hide_index=True, key="notices", column_config={
+    ui.table("notices", data.notices(), hide_index=True, column_config={
         "id": "Hinweis", "issue_id": "Vorfall", "kind": "Art", "status": "Status", "subject": "Betreff",
         "created_at": "erstellt", "approved_by": "freigegeben von", "approved_at": "freigegeben am",
         "edited": "bearbeitet", "zustellung": st.column_config.TextColumn("Zustellung je Kanal", width="large")})
 
 with alerts_tab:
-    st.dataframe(data.alerts(), hide_index=True, key="alerts", column_config={
+    ui.table("alerts", data.alerts(), hide_index=True, column_config={
         "id": "Alarm", "kind": "Art", "status": "Status", "title": "Titel", "issue_ids": "Vorfälle",
         "created_at": "erstellt", "acknowledged_by": "bestätigt von", "escalated_at": "eskaliert am",
         "zustellung": st.column_config.TextColumn("Zustellung je Kanal", width="large")})
@@ -36,7 +36,7 @@ with alerts_tab:
 with deliveries_tab:
     dead = data.deliveries(("dead",))
     st.markdown(f"**Unzustellbar (Dead Letters): {len(dead)}**")
-    st.dataframe(dead, hide_index=True, key="dead")
+    ui.table("dead", dead, hide_index=True)
     if not dead.empty and user.can("approve"):
         with st.form("retry_dead"):
             chosen = st.selectbox("Zustellung erneut versuchen", list(dead["id"]), key="retry_id",
@@ -50,14 +50,14 @@ with deliveries_tab:
                     ui.flash(f"Zustellung {chosen} wird erneut versucht.")
                 st.rerun()
     st.markdown("**Wiederholte Zustellversuche**")
-    st.dataframe(data.deliveries(retried_only=True), hide_index=True, key="retries")
+    ui.table("retries", data.deliveries(retried_only=True), hide_index=True)
     st.markdown("**Alle Zustellungen**")
     statuses = st.multiselect("Status", list(data.DELIVERY_DE), key="delivery_status",
                               format_func=lambda s: data.DELIVERY_DE[s], placeholder="alle")
-    st.dataframe(data.deliveries(tuple(statuses)), hide_index=True, key="deliveries")
+    ui.table("deliveries", data.deliveries(tuple(statuses)), hide_index=True)
 
 with audit_tab:
     kind = st.selectbox("Art des Eintrags", ["alle", *data.audit_entity_types()], key="audit_type")
-    st.dataframe(data.audit_trail(None if kind == "alle" else kind), hide_index=True, key="audit", column_config={
+    ui.table("audit", data.audit_trail(None if kind == "alle" else kind), hide_index=True, column_config={
         "at": "Zeit (UTC)", "actor": "wer", "action": "Aktion", "entity_type": "Art", "entity_id": "Nr.",
         "detail": st.column_config.TextColumn("Details", width="large")})

@@ -12,7 +12,7 @@ user = auth.require("users")
 st.title("Benutzer")
 ui.show_flash()
 table = data.users()
-st.dataframe(table, hide_index=True, key="users", column_config={
+ui.table("users", table, hide_index=True, column_config={
     "username": "Benutzername", "role": "Rolle", "disabled": "gesperrt", "created_at": "angelegt",
     "last_login_at": "letzte Anmeldung"})
 

@@ -30,7 +30,8 @@ def _notice(issue_id: int) -> None:
     n = notices[0]
     if n["status"] != "draft":
         by = f" von {ui.md_escape(n['approved_by'])}" if n["approved_by"] else ""
-        st.info(f"Kundenhinweis {n['id']}: **{n['status']}**{by} – {ui.md_escape(n['subject'])}")
+        status = data.NOTICE_DE.get(n["status"], n["status"])
+        st.info(f"Kundenhinweis {n['id']}: **{status}**{by} – {ui.md_escape(n['subject'])}")
         return
     st.markdown(f"**Kundenhinweis (Entwurf {n['id']}){' – bearbeitet' if n['edited'] else ''}**")
     with st.form(f"notice_{n['id']}"):

@@ -18,10 +18,11 @@ if health.empty:
 if flagged.empty:
     st.success(f"Alle {len(health)} Quellen in Ordnung.")
 for _, row in flagged.iterrows():
-    st.error(f"{row['status']}: **{ui.md_escape(row['name'])}** – letzter erfolgreicher Abruf "
-             f"{ui.fmt_time(row['last_success_at'])}, letzter neuer Beitrag {ui.fmt_time(row['last_new_post_at'])}")
+    icon, _, label = row["status"].partition(" ")
+    st.error(f"{label}: **{ui.md_escape(row['name'])}** – letzter erfolgreicher Abruf "
+             f"{ui.fmt_time(row['last_success_at'])}, letzter neuer Beitrag {ui.fmt_time(row['last_new_post_at'])}", icon=icon)
 
-st.dataframe(health.drop(columns=["id", "flagged"]), hide_index=True, key="health", column_config={
+ui.table("health", health.drop(columns=["id", "flagged"]), hide_index=True, column_config={
     "status": "Zustand", "name": "Quelle", "type": "Art", "url": st.column_config.LinkColumn("Adresse"),
     "last_success_at": "letzter Erfolg", "last_attempt_at": "letzter Versuch", "last_new_post_at": "letzter neuer Beitrag",
     "posts_per_hour": st.column_config.NumberColumn("Beiträge/Stunde (24 h)", format="%.2f"),
@@ -34,6 +35,6 @@ errors = data.crawl_errors(50)
 if errors.empty:
     st.caption("Keine fehlgeschlagenen Abrufe.")
 else:
-    st.dataframe(errors, hide_index=True, key="errors", column_config={
+    ui.table("errors", errors, hide_index=True, column_config={
         "started_at": "Zeit (UTC)", "source": "Quelle", "status": "Ergebnis", "error_count": "Fehler",
         "error": st.column_config.TextColumn("Meldung", width="large")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, trends
+from dashboard import auth, data, trends, ui
 
 auth.require("topics")
 
@@ -37,14 +37,14 @@ config = {"negativ": percent, "neutral": percent, "positiv": percent, "Veränder
 up, down = st.columns(2)
 with up:
     st.markdown(f"**Steigende Themen** (letzte {max(days // 2, 1)} Tage gegen die davor)")
-    st.dataframe(trends.rising(table), column_config=config, hide_index=True, key="rising",
+    ui.table("rising", trends.rising(table), column_config=config, hide_index=True,
                  column_order=["Thema", "Schlüsselwörter", "vorher", "zuletzt", "Veränderung"])
 with down:
     st.markdown("**Fallende Themen**")
-    st.dataframe(trends.falling(table), column_config=config, hide_index=True, key="falling",
+    ui.table("falling", trends.falling(table), column_config=config, hide_index=True,
                  column_order=["Thema", "Schlüsselwörter", "vorher", "zuletzt", "Veränderung"])
 
 st.markdown("**Alle Themen: Volumen und Stimmungsanteile**")
-st.dataframe(table, column_config=config, key="topics_table")
+ui.table("topics_table", table, column_config=config)
 st.download_button("CSV exportieren", trends.to_csv(table), file_name=f"themen_{days}tage.csv", mime="text/csv",
                    key="csv")

@@ -44,3 +44,21 @@ def login(dash_env: Settings, world: dict[str, Any]) -> Callable[[str], AppTest]
         return at
 
     return _login
+
+
+def frame(at: AppTest, key: str) -> Any:
+    """The DataFrame shown by ``ui.table(key, ...)`` on the current page."""
+
+    def walk(node: Any) -> Any:
+        for child in getattr(node, "children", {}).values():
+            if type(child).__name__ == "Block" and str(getattr(child.proto, "id", "")).endswith(f"-tbl-{key}"):
+                return child.dataframe[0].value
+            found = walk(child)
+            if found is not None:
+                return found
+        return None
+
+    result = walk(at.main)
+    if result is None:
+        raise KeyError(f"no table {key!r} on the page")
+    return result
