@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -27,12 +27,13 @@ from alerting.outbox import Claimed, claim, enqueue, finish
 from alerting.render import render_notice, unsubscribe_url
 from alerting.rules import active_silence, retry_delay
 from config import Settings
-from storage.db import audit, session_scope
-from storage.models import Alert, Delivery, Notice, Silence, Subscriber, SubscriberChannel, utcnow
+from storage.db import session_scope
+from storage.models import Alert, AuditLog, Delivery, Notice, Silence, Subscriber, SubscriberChannel, utcnow
 
 log = logging.getLogger(__name__)
 
 FINAL = ("sent", "failed", "dead", "skipped")
+FORMATS = {"email": ("text", "html"), "sms": ("sms",)}  # what each subscriber channel kind needs; others: text
 _LIMITERS: dict[tuple[str, float], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
@@ -149,7 +150,8 @@ class _Batch:
             job.rate = a.channel_rates.get(row.channel, type(job.channel).rate_limit)
             unsub = unsubscribe_url(a.public_base_url, sub.unsubscribe_token)
             r = render_notice(kind=notice.kind, subject=notice.subject, body=notice.body, facts=notice.facts,
-                              name=sub.name, unsubscribe=unsub, sms_max_chars=a.sms_max_chars)
+                              name=sub.name, unsubscribe=unsub, sms_max_chars=a.sms_max_chars,
+                              formats=FORMATS.get(row.channel, ("text",)))
             data = {"notice_id": notice.id, "issue_id": notice.issue_id, "kind": notice.kind,
                     "facts": notice.facts, "unsubscribe_url": unsub}
             if row.channel == "sms":
@@ -193,8 +195,10 @@ def _fallback(session: Session, row: Claimed, now: datetime) -> Delivery | None:
 
 
 def _outcome(session: Session, settings: Settings, worker_id: str, job: _Job, result: SendResult | None,
-             now: datetime, stats: DeliveryStats) -> None:
-    """The retry stage: write one row's outcome and its audit entry."""
+             now: datetime, stats: DeliveryStats, audits: list[dict[str, Any]],
+             sent: list[dict[str, Any]]) -> None:
+    """The retry stage: write one row's outcome and its audit entry (successes are
+    collected in ``sent`` and written together by ``_finish_sent``)."""
     a = settings.alerting
     row = job.row
     detail: dict[str, Any] = {"key": row.idempotency_key, "channel": row.channel, "attempt": row.attempts,
@@ -213,9 +217,10 @@ def _outcome(session: Session, settings: Settings, worker_id: str, job: _Job, re
         detail.update(reason=result.reason, status_code=result.status_code, detail=result.detail)
         stats.reasons[result.reason] += 1
         if result.ok:
-            ok = finish(session, row.id, worker_id, status="sent", sent_at=now, last_status_code=result.status_code,
-                        last_error=None)
-            action, stats_field = "delivery.sent", "sent"
+            sent.append({"b_id": row.id, "b_at": now, "b_code": result.status_code})
+            audits.append({"at": utcnow(), "actor": "system", "action": "delivery.sent", "entity_type": "delivery",
+                           "entity_id": row.id, "detail": detail})
+            return
         elif result.retryable and row.attempts < a.max_attempts:
             delay = retry_delay(row.attempts, a.backoff_base, a.backoff_max, result.retry_after)
             nxt = now + timedelta(seconds=delay)
@@ -237,7 +242,30 @@ def _outcome(session: Session, settings: Settings, worker_id: str, job: _Job, re
         detail["lost_lease"] = True
     else:
         setattr(stats, stats_field, getattr(stats, stats_field) + 1)
-    audit(session, action, "delivery", row.id, **detail)
+    audits.append({"at": utcnow(), "actor": "system", "action": action, "entity_type": "delivery",
+                   "entity_id": row.id, "detail": detail})
+
+
+def _finish_sent(session: Session, worker_id: str, sent: list[dict[str, Any]], stats: DeliveryStats,
+                 audits: list[dict[str, Any]]) -> None:
+    """Mark successful rows 'sent' in one statement, only where the row is still ours."""
+    if not sent:
+        return
+    stmt = (update(Delivery.__table__)  # type: ignore[attr-defined]
+            .where(Delivery.__table__.c.id == bindparam("b_id"), Delivery.__table__.c.status == "sending",  # type: ignore[attr-defined]
+                   Delivery.__table__.c.claimed_by == worker_id)  # type: ignore[attr-defined]
+            .values(status="sent", sent_at=bindparam("b_at"), last_status_code=bindparam("b_code"),
+                    claimed_until=None, last_error=None))
+    written = session.connection().execute(stmt, sent).rowcount
+    stats.sent += written
+    if written != len(sent):  # another worker took some over after our lease ran out
+        ids = [p["b_id"] for p in sent]
+        lost = set(session.execute(select(Delivery.id).where(  # type: ignore[call-overload]
+            col(Delivery.id).in_(ids), col(Delivery.claimed_by) != worker_id)).scalars())
+        stats.lost_lease += len(sent) - written
+        for a in audits:
+            if a["entity_id"] in lost and a["action"] == "delivery.sent":
+                a["detail"] = {**a["detail"], "lost_lease": True}
 
 
 def _roll_up(session: Session, rows: list[Claimed]) -> None:
@@ -278,9 +306,13 @@ def deliver_due(settings: Settings, engine: Engine, worker_id: str, now: datetim
         def flush(items: list[tuple[_Job, SendResult | None]]) -> None:
             if not items:
                 return
+            audits: list[dict[str, Any]] = []
+            sent: list[dict[str, Any]] = []
             with session_scope(engine) as s:
                 for job, res in items:
-                    _outcome(s, settings, worker_id, job, res, now if fixed else utcnow(), stats)
+                    _outcome(s, settings, worker_id, job, res, now if fixed else utcnow(), stats, audits, sent)
+                _finish_sent(s, worker_id, sent, stats, audits)
+                s.execute(insert(AuditLog.__table__), audits)  # type: ignore[attr-defined]  # one statement per flush
             items.clear()
 
         flush(pending)

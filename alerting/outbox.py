@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -51,6 +51,41 @@ def enqueue(session: Session, *, key: str, channel: str, address: str, notice_id
     except IntegrityError:  # a concurrent writer won the race: same key, same message
         return None
     return row
+
+
+def enqueue_many(session: Session, rows: list[dict[str, Any]], now: datetime) -> int:
+    """Add many outbox rows in one statement (keys already present are left alone); return how many.
+
+    Each dict holds ``key``, ``channel``, ``address`` and optionally ``notice_id``, ``alert_id``,
+    ``subscriber_id``, ``not_before``. Falls back to row-by-row ``enqueue`` on a key race.
+    """
+    if not rows:
+        return 0
+    keys = [r["key"] for r in rows]
+    existing: set[str] = set()
+    for i in range(0, len(keys), 500):
+        existing.update(session.execute(select(T.c.idempotency_key).where(T.c.idempotency_key.in_(keys[i:i + 500])))
+                        .scalars())
+    seen: set[str] = set()
+    values = []
+    for r in rows:
+        if r["key"] in existing or r["key"] in seen:
+            continue
+        seen.add(r["key"])
+        values.append({"idempotency_key": r["key"], "channel": r["channel"], "address": r["address"],
+                       "notice_id": r.get("notice_id"), "alert_id": r.get("alert_id"),
+                       "subscriber_id": r.get("subscriber_id"), "status": "pending", "attempts": 0,
+                       "next_attempt_at": r.get("not_before") or now, "created_at": now})
+    if not values:
+        return 0
+    try:
+        with session.begin_nested():
+            session.execute(insert(T), values)
+    except IntegrityError:  # someone else enqueued some of these meanwhile: go one by one
+        return sum(enqueue(session, key=v["idempotency_key"], channel=v["channel"], address=v["address"],
+                           notice_id=v["notice_id"], alert_id=v["alert_id"], subscriber_id=v["subscriber_id"],
+                           not_before=v["next_attempt_at"], now=now) is not None for v in values)
+    return len(values)
 
 
 @dataclass(frozen=True)
@@ -96,7 +131,7 @@ def claim(engine: Engine, worker_id: str, now: datetime, limit: int, lease_s: fl
 
 def finish(session: Session, row_id: int, worker_id: str, **values: Any) -> bool:
     """Write an outcome if the row is still ours; True if written."""
-    result = session.execute(
+    result = session.connection().execute(
         update(T).where(T.c.id == row_id, T.c.status == "sending", T.c.claimed_by == worker_id)
         .values(claimed_until=None, **values)
     )

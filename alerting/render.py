@@ -89,13 +89,16 @@ def shorten(text: str, limit: int) -> str:
 
 
 def render_notice(*, kind: str, subject: str, body: str, facts: dict[str, Any], name: str | None,
-                  unsubscribe: str, sms_max_chars: int = 320) -> RenderedNotice:
-    """Render one notice for one subscriber in every format."""
+                  unsubscribe: str, sms_max_chars: int = 320,
+                  formats: tuple[str, ...] = ("text", "html", "sms")) -> RenderedNotice:
+    """Render one notice for one subscriber in every format asked for (others stay empty)."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body.strip()) if p.strip()]
     ctx = dict(kind=kind, subject=subject, body=body.strip(), facts=facts, name=name,
                unsubscribe_url=unsubscribe, paragraphs=paragraphs)
-    text = render("notice/text.txt.j2", **ctx)
-    html = render("notice/html.html.j2", **ctx)
+    text = render("notice/text.txt.j2", **ctx) if "text" in formats else ""
+    html = render("notice/html.html.j2", **ctx) if "html" in formats else ""
+    if "sms" not in formats:
+        return RenderedNotice(subject=subject, text=text, html=html, sms="")
     tail = f" Abmelden: {unsubscribe}"
     sms_core = render("notice/sms.txt.j2", **ctx)
     sms = shorten(sms_core, sms_max_chars - len(tail)) + tail

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from alerting.outbox import enqueue
+from alerting.outbox import enqueue, enqueue_many
 from alerting.rules import active_silence, quiet_until
 from alerting.subscribers import channels_of
 from config import Settings
@@ -34,7 +34,7 @@ def route_notice(session: Session, notice_id: int, subscribers: Sequence[Subscri
     """Queue one notice to each subscriber's first channel (or ``preferred`` kind/address),
     held back until their quiet hours end; return the number of new rows."""
     chans = channels_of(session, [s.id for s in subscribers if s.id is not None])
-    count = 0
+    rows = []
     for sub in subscribers:
         assert sub.id is not None
         options = chans.get(sub.id, [])
@@ -45,11 +45,10 @@ def route_notice(session: Session, notice_id: int, subscribers: Sequence[Subscri
             kind, addr = preferred[sub.id]
             first = next((c for c in options if c.channel == kind and c.address == addr), first)
         not_before = quiet_until(now, sub.quiet_hours_start, sub.quiet_hours_end, sub.timezone)
-        row = enqueue(session, key=f"notice:{notice_id}:sub:{sub.id}:ch:{first.id}", channel=first.channel,
-                      address=first.address, notice_id=notice_id, subscriber_id=sub.id, now=now,
-                      not_before=not_before)
-        count += row is not None
-    return count
+        rows.append({"key": f"notice:{notice_id}:sub:{sub.id}:ch:{first.id}", "channel": first.channel,
+                     "address": first.address, "notice_id": notice_id, "subscriber_id": sub.id,
+                     "not_before": not_before})
+    return enqueue_many(session, rows, now)
 
 
 def recipients_of(session: Session, notice_id: int) -> dict[int, tuple[str, str]]:
