@@ -21,7 +21,14 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from alerting.channels import Channel, Message, RateLimiter, SendResult, channel_for_subscriber, channel_for_url
+from alerting.channels import (
+    Channel,
+    Message,
+    RateLimiter,
+    SendResult,
+    channel_for_subscriber,
+    channel_for_url,
+)
 from alerting.errors import AlertingError
 from alerting.outbox import Claimed, claim, enqueue, finish
 from alerting.render import render_notice, unsubscribe_url
@@ -182,7 +189,7 @@ def _fallback(session: Session, row: Claimed, now: datetime) -> Delivery | None:
     if row.notice_id is None or row.subscriber_id is None:
         return None
     chans = list(session.exec(select(SubscriberChannel).where(SubscriberChannel.subscriber_id == row.subscriber_id)
-                              .order_by(SubscriberChannel.priority)))
+                              .order_by(col(SubscriberChannel.priority))))
     current = next((c.priority for c in chans if c.channel == row.channel and c.address == row.address), None)
     for c in chans:
         if current is not None and c.priority <= current:

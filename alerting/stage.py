@@ -61,7 +61,7 @@ def _title(i: Issue) -> str:
     return i.title or ", ".join(i.keywords[:3]) or f"Thema {i.topic_id}"
 
 
-def _silenced(silences: list[Silence], issue: Issue, now: datetime) -> Silence | None:
+def _silenced(silences: list[Silence], issue: Issue, now: datetime) -> object | None:
     return active_silence(silences, now, topic_id=issue.topic_id, issue_id=issue.id)
 
 
@@ -74,13 +74,14 @@ class _Pass:
 
     # ------------------------------------------------------------------ alerts
     def create_alert(self, kind: str, issues: list[Issue], *, silenced: bool = False, minutes: int = 0) -> Alert | None:
-        key = dedup_key(kind if not silenced else f"{kind}-silenced", [(i.id, i.reopened_count) for i in issues])  # type: ignore[misc]
+        key = dedup_key(kind if not silenced else f"{kind}-silenced",
+                        [(i.id or 0, i.reopened_count) for i in issues])
         if self.s.exec(select(Alert.id).where(Alert.dedup_key == key)).first() is not None:
             self.res.suppressed += len(issues)
             return None
         subject, body = render_alert(kind=kind, issues=[_issue_dict(i) for i in issues],
                                      dashboard_url=self.a.public_base_url, minutes=minutes)
-        alert = Alert(kind=kind, issue_ids=[i.id for i in issues], dedup_key=key, title=subject[:300], body=body,
+        alert = Alert(kind=kind, issue_ids=[i.id for i in issues if i.id is not None], dedup_key=key, title=subject[:300], body=body,
                       status="silenced" if silenced else "pending", created_at=self.now)
         self.s.add(alert)
         self.s.flush()
@@ -106,8 +107,8 @@ class _Pass:
             if not escalation_due(alert.created_at, self.now, self.a.escalate_after,
                                   acknowledged=alert.acknowledged_at is not None, escalated=alert.escalated_at is not None):
                 continue
-            issues = [self.s.get(Issue, i) for i in alert.issue_ids]
-            still_open = [i for i in issues if i is not None and i.status == "open"
+            issues = [x for x in (self.s.get(Issue, i) for i in alert.issue_ids) if x is not None]
+            still_open = [i for i in issues if i.status == "open"
                           and not _silenced(self.silences, i, self.now)]
             if not still_open:
                 continue
@@ -130,6 +131,7 @@ class _Pass:
         return self._draft(issue, "incident", facts, auto=auto_approve(issue.severity, self.a.auto_approve_min_severity))
 
     def _draft(self, issue: Issue, kind: str, facts: dict[str, Any], *, auto: bool) -> Notice:
+        assert issue.id is not None
         notice = Notice(issue_id=issue.id, kind=kind, status="draft", subject=notice_subject(kind, facts)[:300],
                         facts=facts, body=draft_body(kind, facts), created_at=self.now)
         self.s.add(notice)

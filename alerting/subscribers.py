@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from alerting.channels import validate_address
 from alerting.errors import SubscriberError, TokenError
-from alerting.rules import norm, issue_text, subscriber_matches, term_in
+from alerting.rules import issue_text, norm, subscriber_matches, term_in
 from storage.db import audit
 from storage.models import Issue, Subscriber, SubscriberChannel, utcnow
 
@@ -74,6 +74,7 @@ def add_subscriber(
     )
     session.add(sub)
     session.flush()
+    assert sub.id is not None
     for prio, (kind, addr) in enumerate(checked):
         session.add(SubscriberChannel(subscriber_id=sub.id, priority=prio, channel=kind, address=addr))
     audit(session, "subscriber.added", "subscriber", sub.id, actor=actor,
@@ -118,7 +119,7 @@ def channels_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, li
     ids = list(subscriber_ids)
     for i in range(0, len(ids), 500):
         rows = session.exec(select(SubscriberChannel).where(col(SubscriberChannel.subscriber_id).in_(ids[i:i + 500]))
-                            .order_by(SubscriberChannel.subscriber_id, SubscriberChannel.priority)).all()
+                            .order_by(col(SubscriberChannel.subscriber_id), col(SubscriberChannel.priority))).all()
         for r in rows:
             out.setdefault(r.subscriber_id, []).append(r)
     return out

@@ -148,11 +148,10 @@ class ModelSettings(_Section):
 
 
 class TopicSettings(_Section):
-    join_threshold: float = Field(0.45, gt=-1, lt=2)  # min score (centred cosine + keyword bonus) to join a topic
-    merge_threshold: float = Field(0.75, gt=-1, lt=2)  # topics whose centroids score this high are merged
-    keyword_weight: float = Field(0.3, ge=0, le=2)  # weight of the keyword overlap added to the centred cosine
+    join_threshold: float = Field(0.3, gt=-1, lt=2)  # min score (centred cosine + keyword bonus) to join a topic
+    merge_threshold: float = Field(0.7, gt=-1, lt=2)  # topics whose centroids score this high are merged
+    keyword_weight: float = Field(0.6, ge=0, le=2)  # weight of the keyword overlap added to the centred cosine
     keywords_per_topic: int = Field(8, ge=1, le=50)  # keywords kept per topic label
-    centre_prior: float = Field(20.0, ge=0)  # pseudo-count shrinking the running mean embedding while few posts are seen
     topic_ttl: Duration = 7 * 86400.0  # a topic (3+ posts) without new posts this long leaves the active set
     singleton_ttl: Duration = 6 * 3600.0  # the same for topics of one or two posts
     max_active_topics: int = Field(5000, ge=10)  # cap of topics compared against each post (oldest small ones leave first)
@@ -182,8 +181,8 @@ class ChannelSettings(_Section):
     name: str  # shown in the dashboard and audit log
     url: SecretStr  # e.g. mailtos://..., slack://..., json://host/path; secrets via env
     rate_per_second: float = Field(10.0, gt=0)  # outgoing rate limit
-    events: list[Literal["new", "update", "escalation", "resolved"]] = Field(
-        default_factory=lambda: ["new", "update", "escalation", "resolved"])  # alert kinds sent here
+    events: list[Literal["new", "update", "escalation", "resolved"]] = [
+        "new", "update", "escalation", "resolved"]  # alert kinds sent here (pydantic copies the default)
 
 
 class AlertingSettings(_Section):

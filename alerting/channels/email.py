@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import socket
 import ssl
 from email import policy
 from email.message import EmailMessage
@@ -117,7 +116,7 @@ class EmailChannel(Channel):
             if 400 <= code < 500:
                 return SendResult.retry("server_error", detail, code)
             return SendResult.permanent("rejected", detail, code)
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             return SendResult.retry("timeout", f"SMTP timeout: {exc}")
         except (OSError, smtplib.SMTPException) as exc:
             return SendResult.retry("connect", f"{type(exc).__name__}: {str(exc)[:200]}")

@@ -125,9 +125,9 @@ def test_smtp_refused_recipient_is_permanent_and_451_retryable(smtp: SmtpSink) -
     res = channel_for_url("mailto://gone@example.org", _smtp_settings(smtp)).send(MSG)
     assert (res.ok, res.retryable, res.reason, res.status_code) == (False, False, "bad_address", 550)
     smtp.temp_fail = 1
-    res2 = channel_for_url("smtp://127.0.0.1:%d/?to=ok@example.org" % smtp.port).send(MSG)
+    res2 = channel_for_url(f"smtp://127.0.0.1:{smtp.port}/?to=ok@example.org").send(MSG)
     assert (res2.ok, res2.retryable, res2.status_code) == (False, True, 451)
-    res3 = channel_for_url("smtp://127.0.0.1:%d/?to=ok@example.org" % smtp.port).send(MSG)
+    res3 = channel_for_url(f"smtp://127.0.0.1:{smtp.port}/?to=ok@example.org").send(MSG)
     assert res3.ok and len(smtp.messages) == 1
 
 

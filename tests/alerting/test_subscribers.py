@@ -7,7 +7,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from alerting.errors import SubscriberError, TokenError
-from alerting.subscribers import active_subscribers, add_subscriber, affected_subscribers, confirm_opt_in, unsubscribe
+from alerting.subscribers import (
+    active_subscribers,
+    add_subscriber,
+    affected_subscribers,
+    confirm_opt_in,
+    unsubscribe,
+)
 from storage.db import session_scope
 from storage.models import AuditLog, Issue, Subscriber, SubscriberChannel
 from tests.alerting.conftest import make_issue
