@@ -46,9 +46,8 @@ def default_stages(settings: Settings) -> Stages:
     from alerting.stage import process as alert_process
     from classifiers.detect import detect, group_pending
     from classifiers.pipeline import classify_pending
-    from crawlers.runner import crawl_once
-
     from classifiers.sentiment import load_classifier
+    from crawlers.runner import crawl_once
 
     classifier = load_classifier(settings)
     worker_id = f"{os.uname().nodename}:{os.getpid()}"

@@ -2,9 +2,9 @@
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
+from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table)
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata
