@@ -51,13 +51,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="worker processes (1: in this process)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--limit", type=int, default=500, help="rows per claim")
+    ap.add_argument("--database-url", default=None, help="an EMPTY database (default: a temporary SQLite file)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="fw-bench-"))
     port = free_port()
     receiver = mp.Process(target=serve_forever, args=(port, args.fail_rate), daemon=True)
     receiver.start()
-    cfg = {"data_dir": str(tmp), "database_url": f"sqlite:///{tmp / 'bench.db'}",
+    cfg = {"data_dir": str(tmp), "database_url": args.database_url or f"sqlite:///{tmp / 'bench.db'}",
            "alerting": {"auto_approve_min_severity": 0.0, "concurrency": args.concurrency, "backoff_base": 0.05,
                         "backoff_max": 1.0, "max_attempts": 10, "channel_rates": {"webhook": 100_000.0},
                         "lease": 30}}
@@ -129,7 +130,8 @@ def main() -> None:
         ("rows not 'sent'", f"{sum(1 for _, st in rows if st != 'sent')}"),
     ]
     width = max(len(k) for k, _ in table)
-    print(f"\nbench_delivery: {os.cpu_count()} CPUs, SQLite WAL, receiver in its own process on 127.0.0.1")
+    backend = engine.dialect.name + (" (WAL)" if engine.dialect.name == "sqlite" else "")
+    print(f"\nbench_delivery: {os.cpu_count()} CPUs, {backend}, receiver in its own process on 127.0.0.1")
     print("-" * (width + 40))
     for k, v in table:
         print(f"{k:<{width}}  {v}")
