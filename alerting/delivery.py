@@ -31,7 +31,7 @@ from alerting.channels import (
 )
 from alerting.errors import AlertingError
 from alerting.outbox import Claimed, claim, enqueue, finish
-from alerting.render import render_notice, unsubscribe_url
+from alerting.render import confirm_url, render_notice, render_opt_in, unsubscribe_url
 from alerting.rules import active_silence, retry_delay
 from config import Settings
 from storage.db import session_scope
@@ -138,6 +138,8 @@ class _Batch:
                 return job
             notice = self.notices.get(row.notice_id) if row.notice_id else None
             sub = self.subs.get(row.subscriber_id) if row.subscriber_id else None
+            if row.idempotency_key.startswith("optin:") and sub is not None:
+                return self._opt_in(job, sub)
             if notice is None or sub is None:
                 job.skip = "notice_or_subscriber_missing"
                 return job
@@ -171,6 +173,24 @@ class _Batch:
                     if row.channel == "email" else {})
         except AlertingError as exc:
             job.pre = SendResult.permanent(exc.reason, str(exc))
+        return job
+
+
+    def _opt_in(self, job: _Job, sub: Subscriber) -> _Job:
+        """The double opt-in request (no notice behind it)."""
+        row, a = job.row, self.settings.alerting
+        if sub.opt_in_confirmed_at is not None or not sub.opt_in_token or sub.unsubscribed_at is not None:
+            job.skip = "already_confirmed"
+            return job
+        job.channel = self.channel(f"{row.channel}:{row.address}",
+                                   lambda: channel_for_subscriber(row.channel, row.address, self.settings))
+        job.rate_key = row.channel
+        job.rate = a.channel_rates.get(row.channel, type(job.channel).rate_limit)
+        r = render_opt_in(name=sub.name, topics=[*sub.products, *sub.regions, *sub.topics],
+                          confirm=confirm_url(a.public_base_url, sub.opt_in_token), sms_max_chars=a.sms_max_chars)
+        job.message = Message(subject=r.subject if row.channel != "sms" else "",
+                              text=r.sms if row.channel == "sms" else r.text,
+                              idempotency_key=row.idempotency_key, data={"kind": "opt_in"})
         return job
 
 

@@ -67,6 +67,18 @@ def unsubscribe_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/unsubscribe?token={token}"
 
 
+def confirm_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/confirm?token={token}"
+
+
+def render_opt_in(*, name: str | None, topics: list[str], confirm: str, sms_max_chars: int = 320) -> RenderedNotice:
+    """The double opt-in request (German): text, HTML-free, and a short SMS."""
+    subject = "Bitte bestätigen Sie Ihre Anmeldung für Servicehinweise"
+    text = render("notice/optin.txt.j2", name=name, topics=topics, confirm_url=confirm)
+    sms = shorten(f"Bitte bestätigen Sie Ihre Anmeldung für Servicehinweise: {confirm}", sms_max_chars)
+    return RenderedNotice(subject=subject, text=text, html="", sms=sms)
+
+
 def draft_body(kind: str, facts: dict[str, Any]) -> str:
     """The German draft text a person approves or edits."""
     name = "notice/draft_resolved.txt.j2" if kind == "resolved" else "notice/draft_incident.txt.j2"

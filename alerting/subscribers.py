@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from alerting.channels import validate_address
 from alerting.errors import SubscriberError, TokenError
+from alerting.outbox import enqueue
 from alerting.rules import issue_text, norm, subscriber_matches, term_in
 from storage.db import audit
 from storage.models import Issue, Subscriber, SubscriberChannel, utcnow
@@ -45,11 +46,14 @@ def add_subscriber(
     timezone: str = "Europe/Berlin",
     external_ref: str | None = None,
     actor: str = "system",
+    send_confirmation: bool = True,
 ) -> Subscriber:
     """Add a subscriber with channels in order of preference; validate everything first.
 
     ``confirmed=True`` records an opt-in confirmed elsewhere (e.g. imported from a CRM
-    that did the double opt-in); otherwise ``opt_in_token`` must be confirmed.
+    that did the double opt-in); otherwise ``opt_in_token`` must be confirmed: with
+    ``send_confirmation`` the request with its link (``<public_base_url>/confirm?token=``)
+    is queued in the outbox, in this transaction, to the first channel.
     """
     if not channels:
         raise SubscriberError("a subscriber needs at least one channel")
@@ -80,6 +84,11 @@ def add_subscriber(
     audit(session, "subscriber.added", "subscriber", sub.id, actor=actor,
           channels=[k for k, _ in checked], confirmed=confirmed)
     session.flush()
+    if not confirmed and send_confirmation:
+        first = session.exec(select(SubscriberChannel).where(SubscriberChannel.subscriber_id == sub.id,
+                                                             SubscriberChannel.priority == 0)).one()
+        enqueue(session, key=f"optin:{sub.id}:ch:{first.id}", channel=first.channel, address=first.address,
+                subscriber_id=sub.id, now=now)
     return sub
 
 

@@ -190,6 +190,23 @@ def test_missing_sms_gateway_is_a_clear_permanent_error(settings: Settings, engi
     assert deliver_due(st, engine, "w1", now=T0).sent == 1 and len(smtp.messages) == 1
 
 
+def test_double_opt_in_request_is_sent_and_its_link_confirms(settings: Settings, engine: Engine,
+                                                               smtp: SmtpSink) -> None:
+    from alerting.subscribers import confirm_opt_in
+
+    st = with_alerting(settings, smtp_port=smtp.port, public_base_url="https://service.example.org")
+    with session_scope(engine) as s:
+        add_subscriber(s, name="Jörg", channels=[("email", "joerg@example.org")], products=["Glasfaser"])
+    assert deliver_due(st, engine, "w1", now=T0).sent == 1
+    text = smtp.messages[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert smtp.messages[0]["Subject"] == "Bitte bestätigen Sie Ihre Anmeldung für Servicehinweise"
+    assert "Hallo Jörg" in text and "Glasfaser" in text
+    token = text.split("https://service.example.org/confirm?token=", 1)[1].split()[0]
+    with session_scope(engine) as s:
+        assert confirm_opt_in(s, token).opt_in_confirmed_at is not None
+    assert deliver_due(st, engine, "w1", now=T0 + timedelta(days=1)).claimed == 0  # sent once
+
+
 def test_rate_limiter_spaces_messages() -> None:
     lim = RateLimiter(20, burst=1)
     start = time.monotonic()
