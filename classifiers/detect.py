@@ -32,8 +32,8 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from classifiers.emergence import Assessment, WindowPost, assess, expected_volume, window_stats
-from classifiers.text import surface_tokens
+from classifiers.emergence import Assessment, WindowPost, assess, expected_volume, may_emerge, window_stats
+from classifiers.text import terms
 from classifiers.topics import OnlineGrouper, TopicState
 from config import Settings
 from storage.db import audit, get_checkpoint, session_scope, set_checkpoint
@@ -60,9 +60,10 @@ def group_pending(settings: Settings, engine: Engine, limit: int = 5000) -> int:
     """
     done = 0
     while done < limit:
-        n = _group_batch(settings, engine, min(settings.topics.batch_size, limit - done))
+        want = min(settings.topics.batch_size, limit - done)
+        n = _group_batch(settings, engine, want)
         done += n
-        if n == 0:
+        if n < want:
             break
     return done
 
@@ -96,7 +97,7 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
                                     post_id, emb.shape[0], grouper.dim if grouper else None)
                     updates.append({"post_id": post_id, "topic_id": None, "grouped": True})
                     continue
-                a = grouper.assign(emb, surface_tokens(text), published_at)
+                a = grouper.assign(emb, terms(text), published_at)
                 updates.append({"post_id": post_id, "topic_id": a.topic_id, "grouped": True})
                 touched.append(a.topic_id)
                 clock = published_at if clock is None or published_at > clock else clock
@@ -105,6 +106,8 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
                 _persist(s, grouper, touched, updates, settings)
                 if clock is not None:
                     grouper.retire_stale(clock)
+            else:  # no post of the batch has an embedding
+                s.execute(update(Classification), updates)
             revision = int(cp.get("revision", 0)) + 1
             set_checkpoint(s, TOPICS_CHECKPOINT, {
                 "epoch": epoch, "revision": revision, "dim": grouper.dim if grouper else dim,
@@ -153,8 +156,8 @@ def _grouper_for(s: Session, settings: Settings, key: tuple[str, str], cp: dict[
 def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dict[str, Any]],
              settings: Settings) -> None:
     """Store new and changed topics, merges and the posts' topic ids."""
-    issue_topics = set(s.execute(select(Issue.topic_id).where(Issue.status.in_(ACTIVE))).scalars())
-    merges = g.find_merges(touched, prefer=issue_topics)
+    merges = g.find_merges(touched, prefer=lambda: set(
+        s.execute(select(Issue.topic_id).where(Issue.status.in_(ACTIVE))).scalars()))
     redirect: dict[int, int] = {}
     for absorbed, survivor in merges:
         redirect[absorbed] = survivor
@@ -283,8 +286,8 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
         counts = {t: (int(n), int(ns or 0)) for t, n, ns in rows}
         total_long = sum(n for n, _ in counts.values())
         total_short = sum(ns for _, ns in counts.values())
-        floor = min(cfg.min_volume, cfg.min_volume_long)
-        candidates = {t for t, (n, _) in counts.items() if n >= floor} | set(active)
+        candidates = {t for t, (n, ns) in counts.items()
+                      if ns >= cfg.min_volume or n >= cfg.min_volume_long} | set(active)
         if candidates:
             posts = _window_posts(s, candidates, start, now)
             short = window_stats(posts, now, cfg.window, cfg.per_author_cap)
@@ -296,6 +299,8 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
                 n_long, n_short = counts.get(tid, (0, 0))
                 if tid not in short and tid not in longw:
                     a = None
+                elif issue is None and not may_emerge(short.get(tid), longw.get(tid), cfg):
+                    continue  # fails the cheap tests: no baseline needed
                 else:
                     exp_s = base.expected(tid, cfg.window, total_short - n_short, since)
                     exp_l = base.expected(tid, long_s, total_long - n_long, since)
@@ -331,9 +336,15 @@ class _Baselines:
     """Expected volumes of topics (see :mod:`classifiers.emergence`), history cached per 10 minutes."""
 
     def __init__(self, s: Session, engine: Engine, settings: Settings, now: datetime) -> None:
-        self.s, self.cfg, self.now = s, settings.emergence, now
-        epoch = get_checkpoint(s, TOPICS_CHECKPOINT).get("epoch", "")
-        self.key = (engine.url.render_as_string(hide_password=True), epoch)
+        self.s, self.cfg, self.now, self.engine = s, settings.emergence, now, engine
+        self._key: tuple[str, str] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        if self._key is None:
+            epoch = get_checkpoint(self.s, TOPICS_CHECKPOINT).get("epoch", "")
+            self._key = (self.engine.url.render_as_string(hide_password=True), epoch)
+        return self._key
 
     def expected(self, tid: int, window_s: float, others_now: int, issue_since: datetime | None) -> float:
         cfg = self.cfg

@@ -130,6 +130,13 @@ def expected_volume(*, topic_hist: int, total_hist: int, others_now: int,
     return max(expected, MIN_EXPECTED)
 
 
+def may_emerge(short: WindowStats | None, long: WindowStats | None, cfg: EmergenceSettings) -> bool:
+    """The cheap tests (volume, tone, spread) without the baseline: False means not emerging."""
+    return any(st is not None and st.effective >= min_vol and st.negative_share >= cfg.min_negative_share
+               and st.authors >= cfg.min_authors
+               for st, min_vol in ((short, cfg.min_volume), (long, cfg.min_volume_long)))
+
+
 def assess(short: WindowStats | None, long: WindowStats | None, expected_short: float,
            expected_long: float, cfg: EmergenceSettings) -> Assessment:
     """Decide whether a topic is emerging (or back at baseline) and score it."""

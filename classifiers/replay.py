@@ -246,7 +246,7 @@ def _run(posts: list[ReplayPost], report_path: Path, settings: Settings, classif
                         max_severity[iid] = max(max_severity.get(iid, 0.0), sev)
             if res.opened or res.reopened:
                 active = True
-            elif res.resolved or not changed:
+            elif res.resolved:
                 active = _any_active(engine)
             if progress and batch:
                 progress(len(batch))
@@ -290,7 +290,7 @@ def _classify(settings: Settings, engine: Engine, classifier: Classifier) -> Non
     except ImportError:
         classify_pending = None
     if classify_pending is not None:
-        while classify_pending(settings, engine, classifier):
+        while classify_pending(settings, engine, classifier, limit=5000) == 5000:
             pass
         return
     with session_scope(engine) as s:

@@ -3,12 +3,22 @@
 Kept dependency-free on purpose: keywords only need word tokens without the filler
 words of German social-media German (articles, pronouns, particles, auxiliaries,
 greetings). Tokens keep their case in :func:`surface_tokens` (German nouns are
-capitalised, labels read better that way) and are lower-cased in :func:`tokens`.
+capitalised, labels read better that way) and are lower-cased in :func:`tokens`;
+:func:`terms` pairs each with its Snowball stem, so that "Lastschrift" and "Lastschriften"
+count as one word.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+try:  # Snowball's German stemmer (pure Python, the one Sphinx uses); plain lower-casing without it
+    import snowballstemmer
+
+    _STEMMER = snowballstemmer.stemmer("german")
+except ImportError:  # pragma: no cover - a declared dependency
+    _STEMMER = None
 
 _WORD = re.compile(r"[A-Za-zÄÖÜäöüß][A-Za-zÄÖÜäöüß0-9\-]*[A-Za-zÄÖÜäöüß0-9]|[A-Za-zÄÖÜäöüß]{3,}")
 
@@ -54,3 +64,14 @@ def surface_tokens(text: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """Lower-cased keyword tokens of ``text`` (see :func:`surface_tokens`)."""
     return [w.lower() for w in surface_tokens(text)]
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """German stem of a lower-cased word (``doppelte`` and ``doppelt`` -> ``doppelt``)."""
+    return _STEMMER.stemWord(word) if _STEMMER is not None else word
+
+
+def terms(text: str) -> list[tuple[str, str]]:
+    """``(stem, spelling)`` per keyword token: stems are compared, spellings are shown."""
+    return [(stem(w.lower()), w) for w in surface_tokens(text)]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,8 +44,8 @@ class TopicState:
     id: int
     vec_sum: np.ndarray  # float64 sum of the members' raw embeddings
     size: int
-    terms: Counter[str] = field(default_factory=Counter)  # lower-cased token -> count
-    forms: dict[str, str] = field(default_factory=dict)  # lower-cased token -> usual spelling
+    terms: Counter[str] = field(default_factory=Counter)  # stem -> count
+    forms: dict[str, str] = field(default_factory=dict)  # stem -> spelling shown in keywords
     last_post_at: datetime | None = None
     keywords: list[str] = field(default_factory=list)
     label: str = ""
@@ -130,15 +131,15 @@ class OnlineGrouper:
 
     # ------------------------------------------------------------------ grouping
 
-    def assign(self, embedding: np.ndarray, words: list[str], at: datetime) -> Assignment:
-        """Add one post: join the best topic or start a new one."""
+    def assign(self, embedding: np.ndarray, words: list[tuple[str, str]], at: datetime) -> Assignment:
+        """Add one post (its embedding and ``(stem, spelling)`` terms): join the best topic or start one."""
         emb = np.asarray(embedding, dtype=np.float64)
         self.mean_sum += emb
         self.mean_count += 1
-        if self.mean_count >= 2 * self._mu_count_at_refresh + 16 or (
+        if self.mean_count >= 1.25 * self._mu_count_at_refresh + 1 or (
                 self.mean_count - self._mu_count_at_refresh) >= 2000:
             self._refresh_all()
-        lowered = [w.lower() for w in words]
+        lowered = [k for k, _ in words]
         best_id, best_score = self._best(emb, lowered)
         if best_id is not None and best_score >= self.settings.join_threshold:
             state = self.topics[best_id]
@@ -157,12 +158,11 @@ class OnlineGrouper:
         self._set_row(state)
         return Assignment(tid, True, 0.0)
 
-    def score(self, embedding: np.ndarray, words: list[str], topic_id: int) -> float:
+    def score(self, embedding: np.ndarray, words: list[tuple[str, str]], topic_id: int) -> float:
         """Combined score of a post against one active topic (for tests and diagnostics)."""
         x = self._centred(np.asarray(embedding, dtype=np.float64))
         sim = float(self._matrix[self._row_of[topic_id]] @ x)
-        return sim + self.settings.keyword_weight * self._overlap([w.lower() for w in words],
-                                                                  self.topics[topic_id])
+        return sim + self.settings.keyword_weight * self._overlap([k for k, _ in words], self.topics[topic_id])
 
     def _best(self, emb: np.ndarray, lowered: list[str]) -> tuple[int | None, float]:
         n = len(self._id_of_row)
@@ -175,8 +175,6 @@ class OnlineGrouper:
         best_id, best = None, -2.0
         for row in cand:
             tid = self._id_of_row[int(row)]
-            if tid == 0:  # a free row
-                continue
             score = float(sims[row]) + self.settings.keyword_weight * self._overlap(lowered, self.topics[tid])
             if score > best:
                 best_id, best = tid, score
@@ -198,13 +196,15 @@ class OnlineGrouper:
 
     # ------------------------------------------------------------------ merging
 
-    def find_merges(self, topic_ids: list[int], prefer: set[int] | None = None) -> list[tuple[int, int]]:
+    def find_merges(self, topic_ids: list[int],
+                    prefer: set[int] | Callable[[], set[int]] | None = None) -> list[tuple[int, int]]:
         """Merge topics among ``topic_ids`` that converged with another active topic.
 
         Returns ``(absorbed, survivor)`` pairs, already applied in memory. The survivor is
-        the topic in ``prefer`` (e.g. one with an open issue), else the larger, else the older.
+        the topic in ``prefer`` (e.g. one with an open issue; a callable is asked only when a
+        merge happens), else the larger, else the older.
         """
-        prefer = prefer or set()
+        preferred: set[int] | None = None
         done: list[tuple[int, int]] = []
         n = len(self._id_of_row)
         for tid in topic_ids:
@@ -214,13 +214,15 @@ class OnlineGrouper:
             sims[self._row_of[tid]] = -2.0
             row = int(np.argmax(sims))
             other = self._id_of_row[row]
-            if other == 0 or other not in self.topics or self.topics[other].size < 2:
+            if other not in self.topics or self.topics[other].size < 2:
                 continue
             a, b = self.topics[tid], self.topics[other]
             score = float(sims[row]) + self.settings.keyword_weight * _keyword_jaccard(a, b)
             if score < self.settings.merge_threshold:
                 continue
-            survivor, absorbed = (a, b) if _rank(a, prefer) >= _rank(b, prefer) else (b, a)
+            if preferred is None:
+                preferred = (prefer() if callable(prefer) else prefer) or set()
+            survivor, absorbed = (a, b) if _rank(a, preferred) >= _rank(b, preferred) else (b, a)
             self._absorb(survivor, absorbed)
             done.append((absorbed.id, survivor.id))
         return done
@@ -261,12 +263,11 @@ class OnlineGrouper:
 
     # ------------------------------------------------------------------ internals
 
-    def _add_terms(self, state: TopicState, words: list[str]) -> None:
-        for w in words:
-            low = w.lower()
-            state.terms[low] += 1
-            state.forms.setdefault(low, w)
-            self.term_freq[low] += 1
+    def _add_terms(self, state: TopicState, words: list[tuple[str, str]]) -> None:
+        for key, spelling in words:
+            state.terms[key] += 1
+            state.forms.setdefault(key, spelling)
+            self.term_freq[key] += 1
             self.total_terms += 1
         if len(state.terms) > 2 * MAX_TERMS:
             self._prune(state)
@@ -296,8 +297,7 @@ class OnlineGrouper:
 
     def _refresh_all(self) -> None:
         if self.mean_count:
-            # the running mean, shrunk towards 0 while few posts were seen
-            self._mu = self.mean_sum / (self.mean_count + self.settings.centre_prior)
+            self._mu = self.mean_sum / self.mean_count
         self._mu_count_at_refresh = self.mean_count
         for tid in self._row_of:
             state = self.topics[tid]
@@ -333,8 +333,8 @@ def _rank(state: TopicState, prefer: set[int]) -> tuple[bool, int, int]:
 
 
 def _keyword_jaccard(a: TopicState, b: TopicState) -> float:
-    ka = {k.lower() for k in a.keywords} or set(dict(a.terms.most_common(8)))
-    kb = {k.lower() for k in b.keywords} or set(dict(b.terms.most_common(8)))
+    ka = set(dict(a.terms.most_common(8)))
+    kb = set(dict(b.terms.most_common(8)))
     if not ka or not kb:
         return 0.0
     return len(ka & kb) / len(ka | kb)

