@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from alerting.render import draft_body, notice_subject, render_alert
 from alerting.routing import recipients_of, route_alert, route_notice
 from alerting.rules import active_silence, auto_approve, dedup_key, escalation_due, in_cooldown, severity_rose
-from alerting.subscribers import match_issue
+from alerting.subscribers import match_issue, scope_phrase
 from config import Settings
 from storage.db import audit, session_scope
 from storage.models import Alert, Checkpoint, Issue, Notice, Silence, Subscriber, utcnow
@@ -127,6 +127,7 @@ class _Pass:
         facts = {"title": _title(issue), "keywords": list(issue.keywords[:8]),
                  "since": (issue.first_post_at or issue.first_detected_at).isoformat(timespec="minutes"),
                  "severity": round(issue.severity, 1), "products": named["products"], "regions": named["regions"],
+                 "scope": scope_phrase(named["products"], named["regions"]),
                  "round": issue.reopened_count, "affected_subscribers": len(_subs)}
         return self._draft(issue, "incident", facts, auto=auto_approve(issue.severity, self.a.auto_approve_min_severity))
 

@@ -143,13 +143,28 @@ def match_issue(session: Session, issue: Issue) -> tuple[list[Subscriber], dict[
     subs = active_subscribers(session)
     text, words = issue_facts_terms(issue)
 
-    known_regions = {norm(r) for s in subs for r in s.regions}
-    issue_regions = {r for r in known_regions if term_in(r, text, words)}
-    known_products = {norm(p) for s in subs for p in s.products}
-    issue_products = {p for p in known_products if term_in(p, text, words)}
+    regions = {norm(r): r for s in subs for r in reversed(s.regions)}  # casefolded -> a subscriber's spelling
+    products = {norm(p): p for s in subs for p in reversed(s.products)}
+    issue_regions = {r for r in regions if term_in(r, text, words)}
+    issue_products = {p for p in products if term_in(p, text, words)}
     hits = [s for s in subs if subscriber_matches(text, words, products=s.products, regions=s.regions,
                                                    topics=s.topics, issue_regions=issue_regions)]
-    return hits, {"products": sorted(issue_products), "regions": sorted(issue_regions)}
+    return hits, {"products": sorted(products[p] for p in issue_products),
+                  "regions": sorted(regions[r] for r in issue_regions)}
+
+
+def scope_phrase(products: Sequence[str], regions: Sequence[str]) -> str:
+    """German phrase for what is affected: "bei Mobilfunk und Internet in Hamburg", "in Köln", ""."""
+    def join(xs: Sequence[str]) -> str:
+        xs = list(xs)
+        return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " und " + xs[-1]
+
+    parts = []
+    if products:
+        parts.append("bei " + join(products))
+    if regions:
+        parts.append("in " + join(regions))
+    return " ".join(parts)
 
 
 def affected_subscribers(session: Session, issue: Issue) -> list[Subscriber]:

@@ -169,7 +169,7 @@ def test_sms_through_gateway_is_length_limited(settings: Settings, engine: Engin
     req = webhook.requests[0]
     assert req["path"] == "/sms?to=+491512345678"
     assert len(req["body"]["text"]) <= 160 and "Abmelden: http://127.0.0.1:8501/unsubscribe?token=" in req["body"]["text"]
-    assert req["body"]["text"].startswith("Uns ist eine Störung bei Mobilfunk Störung Hamburg bekannt")
+    assert req["body"]["text"].startswith("Uns ist eine Störung bei Mobilfunk in Hamburg bekannt")
 
 
 def test_channel_silence_defers_notices(settings: Settings, engine: Engine, webhook: WebhookReceiver) -> None:

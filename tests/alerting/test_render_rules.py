@@ -21,7 +21,7 @@ from alerting.rules import (
     subscriber_matches,
 )
 
-FACTS = {"title": "Mobilfunk in Hamburg", "keywords": ["mobilfunk", "hamburg", "lte"], "since": "2026-11-23T07:30"}
+FACTS = {"title": "Mobilfunk, Hamburg, LTE", "scope": "bei Mobilfunk in Hamburg", "keywords": ["mobilfunk", "hamburg", "lte"], "since": "2026-11-23T07:30"}
 
 
 def test_one_notice_same_facts_in_every_format() -> None:
@@ -31,8 +31,9 @@ def test_one_notice_same_facts_in_every_format() -> None:
     subject = notice_subject("incident", FACTS)
     r = render_notice(kind="incident", subject=subject, body=body, facts=FACTS, name="Jörg Weiß",
                       unsubscribe="http://127.0.0.1:8501/unsubscribe?token=T0K", sms_max_chars=160)
+    assert subject == "Störung bei Mobilfunk in Hamburg: wir arbeiten daran"
     for text in (r.text, r.html, r.sms):
-        assert "Mobilfunk in Hamburg" in text
+        assert "Störung bei Mobilfunk in Hamburg" in text
         assert "http://127.0.0.1:8501/unsubscribe?token=T0K" in text
     assert "Hallo Jörg Weiß" in r.text and "Hallo Jörg Weiß" in r.html
     assert len(r.sms) <= 160 and r.sms.endswith("Abmelden: http://127.0.0.1:8501/unsubscribe?token=T0K")
@@ -57,7 +58,11 @@ def test_long_sms_is_cut_at_a_word_and_keeps_the_link() -> None:
 def test_resolved_and_alert_texts_are_german() -> None:
     assert draft_body("resolved", {**FACTS, "resolved_at": "2026-11-23T09:00"}).startswith(
         "Die Störung bei Mobilfunk in Hamburg ist behoben")
-    assert notice_subject("resolved", FACTS).startswith("Behoben:")
+    assert notice_subject("resolved", FACTS) == "Behoben: Störung bei Mobilfunk in Hamburg"
+    unknown = {"title": "x", "scope": "", "keywords": ["app", "absturz"]}
+    assert draft_body("incident", unknown).startswith("Uns ist eine Störung bekannt. Wir arbeiten")
+    assert "berichten uns dazu: app, absturz." in draft_body("incident", unknown)
+    assert notice_subject("incident", unknown) == "Störung: wir arbeiten daran"
     issues = [dict(id=1, title="A", severity=55.0, post_count=12, negative_share=0.75, keywords=["a"], reasons="r"),
               dict(id=2, title="B", severity=40.0, post_count=9, negative_share=0.6, keywords=["b"], reasons="")]
     subject, text = render_alert(kind="new", issues=issues, dashboard_url="http://d")

@@ -61,8 +61,10 @@ def test_draft_needs_approval_then_goes_to_affected_subscribers(settings: Settin
     process(st, engine, now=T0)
     notice = _rows(engine, Notice)[0]
     assert notice.status == "draft" and notice.kind == "incident"
-    assert notice.body.startswith("Uns ist eine Störung bei Mobilfunk Störung Hamburg bekannt")
-    assert notice.facts["regions"] == ["hamburg"] and notice.facts["affected_subscribers"] == 2
+    assert notice.body.startswith("Uns ist eine Störung bei Mobilfunk in Hamburg bekannt (seit 23.11.2026, 10:00 Uhr)")
+    assert notice.subject == "Störung bei Mobilfunk in Hamburg: wir arbeiten daran"
+    assert notice.facts["regions"] == ["Hamburg"] and notice.facts["products"] == ["Mobilfunk"]
+    assert notice.facts["affected_subscribers"] == 2
     assert not [d for d in _rows(engine, Delivery) if d.notice_id]  # nothing goes out without approval
     with session_scope(engine) as s:  # what the dashboard does
         n = s.get(Notice, notice.id)
