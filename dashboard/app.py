@@ -22,12 +22,22 @@ from dashboard import auth, data, ui  # noqa: E402
 st.set_page_config(page_title="Frühwarn", page_icon="🛎️", layout="wide")
 
 PAGES = [  # (file, title, icon, url path, permission)
-    ("views/lage.py", "Lage", "🚨", "lage", "triage"),
-    ("views/themen.py", "Themen", "📈", "themen", "topics"),
-    ("views/benachrichtigungen.py", "Benachrichtigungen", "✉️", "benachrichtigungen", "notifications"),
-    ("views/quellen.py", "Quellen", "📡", "quellen", "sources"),
-    ("views/benutzer.py", "Benutzer", "👥", "benutzer", "users"),
+    ("views/lage.py", "Lage", ":material/crisis_alert:", "lage", "triage"),
+    ("views/themen.py", "Themen", ":material/trending_up:", "themen", "topics"),
+    ("views/benachrichtigungen.py", "Benachrichtigungen", ":material/mail:", "benachrichtigungen", "notifications"),
+    ("views/quellen.py", "Quellen", ":material/rss_feed:", "quellen", "sources"),
+    ("views/benutzer.py", "Benutzer", ":material/group:", "benutzer", "users"),
 ]
+
+
+
+def _placeholder(url_path: str):  # type: ignore[no-untyped-def]
+    def page() -> None:  # never run: before login only the login form runs
+        auth.login_page()
+
+    page.__name__ = f"login_{url_path}"
+    return page
+
 
 try:
     data.settings()
@@ -41,7 +51,10 @@ except Exception as exc:  # noqa: BLE001 - the database is down or unreachable: 
 
 if user is None:
     # Whatever page the browser asks for, only the login form runs (no page script, no data).
-    st.navigation([st.Page(auth.login_page, title="Anmelden", icon="🔑", url_path="anmelden")], position="hidden")
+    # Every page's URL is known here too (no "page not found"), so after login the user lands where they aimed.
+    st.navigation([st.Page(auth.login_page, title="Anmelden", icon=":material/login:", url_path="anmelden", default=True)]
+                  + [st.Page(_placeholder(u), title="Anmelden", url_path=u) for _f, _t, _i, u, _p in PAGES],
+                  position="hidden")
     auth.login_page()
     st.stop()
 else:

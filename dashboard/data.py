@@ -42,6 +42,9 @@ from storage.models import (
 R = TypeVar("R")
 
 SENTIMENTS_DE = {"negative": "negativ", "neutral": "neutral", "positive": "positiv", None: "ohne"}
+KIND_DE = {"incident": "Störung", "update": "Neuigkeit", "resolved": "behoben", "new": "neu",
+           "escalation": "Eskalation"}
+ALERT_DE = {"pending": "wartet", "sent": "gesendet", "acknowledged": "bestätigt", "silenced": "stumm"}
 NOTICE_DE = {"draft": "Entwurf", "approved": "freigegeben", "rejected": "abgelehnt", "queued": "im Versand",
              "done": "versendet"}
 DELIVERY_DE = {
@@ -295,6 +298,8 @@ def notices(eng: Engine, limit: int = 200) -> pd.DataFrame:
     df = pd.DataFrame([dict(r._mapping) for r in _rows(eng, stmt)],
                       columns=["id", "issue_id", "kind", "status", "subject", "created_at", "approved_by",
                                "approved_at", "edited"])
+    df["kind"] = [KIND_DE.get(k, k) for k in df["kind"]]
+    df["status"] = [NOTICE_DE.get(k, k) for k in df["status"]]
     summary = _delivery_summary(eng, Delivery.notice_id)
     df["zustellung"] = [summary.get(i, "–") for i in df["id"]]
     return df
@@ -310,6 +315,8 @@ def alerts(eng: Engine, limit: int = 200) -> pd.DataFrame:
                       columns=["id", "kind", "status", "title", "issue_ids", "created_at", "acknowledged_by",
                                "escalated_at"])
     df["issue_ids"] = [", ".join(str(i) for i in ids or []) for ids in df["issue_ids"]]
+    df["kind"] = [KIND_DE.get(k, k) for k in df["kind"]]
+    df["status"] = [ALERT_DE.get(k, k) for k in df["status"]]
     summary = _delivery_summary(eng, Delivery.alert_id)
     df["zustellung"] = [summary.get(i, "–") for i in df["id"]]
     return df
@@ -331,6 +338,7 @@ def deliveries(eng: Engine, statuses: tuple[str, ...] = (), retried_only: bool =
                       columns=["id", "notice_id", "alert_id", "channel", "address", "status", "attempts",
                                "next_attempt_at", "last_status_code", "last_error", "sent_at", "created_at"])
     df["address"] = [mask_address(a) for a in df["address"]]
+    df["status"] = [DELIVERY_DE.get(k, k) for k in df["status"]]
     return df
 
 
@@ -380,13 +388,13 @@ def source_health(eng: Engine, hours: int = 24) -> pd.DataFrame:
         newest = r.last_new_post_at or r.created_at
         silent = r.enabled and (now - newest).total_seconds() > cfg.crawl.silent_after
         if not r.enabled:
-            status = "⚪ deaktiviert"  # icon first: the table shows it, st.error takes it as icon
+            status = "deaktiviert"
         elif failing:
-            status = f"🔴 fehlerhaft ({r.consecutive_failures}× in Folge)"
+            status = f"fehlerhaft ({r.consecutive_failures}× in Folge)"
         elif silent:
-            status = "🟠 verstummt"
+            status = "verstummt"
         else:
-            status = "🟢 in Ordnung"
+            status = "in Ordnung"
         out.append({
             "id": r.id, "status": status, "name": r.name, "type": r.type, "url": r.url,
             "last_success_at": r.last_success_at, "last_attempt_at": r.last_attempt_at,

@@ -18,6 +18,8 @@ def command(settings: Settings) -> list[str]:
         "--server.address", settings.dashboard.host,
         "--server.port", str(settings.dashboard.port),
         "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "minimal",
         "--browser.gatherUsageStats", "false",
     ]
 

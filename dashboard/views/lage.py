@@ -39,7 +39,7 @@ def _notice(issue_id: int) -> None:
         body = st.text_area("Text", value=n["body"], key=f"body_{n['id']}", height=180)
         c1, c2, c3 = st.columns(3)
         approve = c1.form_submit_button("Freigeben", type="primary", key=f"approve_{n['id']}")
-        save = c2.form_submit_button("Änderungen speichern", key=f"save_{n['id']}")
+        save = c2.form_submit_button("Speichern", key=f"save_{n['id']}")
         reject = c3.form_submit_button("Ablehnen", key=f"reject_{n['id']}")
     changed = subject.strip() != n["subject"].strip() or body.strip() != n["body"].strip()
     if save or (approve and changed):
@@ -59,7 +59,9 @@ def _notice(issue_id: int) -> None:
 
 def _issue(issue: dict) -> None:  # type: ignore[type-arg]
     iid = issue["id"]
-    badge = "🔴" if issue["severity"] >= 70 else "🟠" if issue["severity"] >= 40 else "🟡"
+    sev = issue["severity"]
+    badge = ":red[:material/error:]" if sev >= 70 else ":orange[:material/warning:]" if sev >= 40 else \
+        ":gray[:material/info:]"
     state = "bestätigt" if issue["status"] == "acknowledged" else "offen"
     with st.container(border=True, key=f"issue_{iid}"):
         st.subheader(f"{badge} {ui.md_escape(issue['title'] or 'Vorfall')} ({state})", anchor=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -18,11 +19,18 @@ if health.empty:
 if flagged.empty:
     st.success(f"Alle {len(health)} Quellen in Ordnung.")
 for _, row in flagged.iterrows():
-    icon, _, label = row["status"].partition(" ")
-    st.error(f"{label}: **{ui.md_escape(row['name'])}** – letzter erfolgreicher Abruf "
-             f"{ui.fmt_time(row['last_success_at'])}, letzter neuer Beitrag {ui.fmt_time(row['last_new_post_at'])}", icon=icon)
+    icon = ":material/error:" if row["status"].startswith("fehlerhaft") else ":material/volume_off:"
+    st.error(f"{row['status']}: **{ui.md_escape(row['name'])}** – letzter erfolgreicher Abruf "
+             f"{ui.fmt_time(row['last_success_at'])}, letzter neuer Beitrag {ui.fmt_time(row['last_new_post_at'])}",
+             icon=icon)
 
-ui.table("health", health.drop(columns=["id", "flagged"]), hide_index=True, column_config={
+
+def _highlight(row: pd.Series) -> list[str]:
+    colour = "background-color: #fde2e2" if row["status"].startswith(("fehlerhaft", "verstummt")) else ""
+    return [colour] * len(row)
+
+
+ui.table("health", health.drop(columns=["id", "flagged"]).style.apply(_highlight, axis=1), hide_index=True, column_config={
     "status": "Zustand", "name": "Quelle", "type": "Art", "url": st.column_config.LinkColumn("Adresse"),
     "last_success_at": "letzter Erfolg", "last_attempt_at": "letzter Versuch", "last_new_post_at": "letzter neuer Beitrag",
     "posts_per_hour": st.column_config.NumberColumn("Beiträge/Stunde (24 h)", format="%.2f"),

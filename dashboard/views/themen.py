@@ -38,13 +38,13 @@ up, down = st.columns(2)
 with up:
     st.markdown(f"**Steigende Themen** (letzte {max(days // 2, 1)} Tage gegen die davor)")
     ui.table("rising", trends.rising(table), column_config=config, hide_index=True,
-                 column_order=["Thema", "Schlüsselwörter", "vorher", "zuletzt", "Veränderung"])
+                 column_order=["Thema", "Veränderung", "zuletzt", "vorher", "Schlüsselwörter"])
 with down:
     st.markdown("**Fallende Themen**")
     ui.table("falling", trends.falling(table), column_config=config, hide_index=True,
-                 column_order=["Thema", "Schlüsselwörter", "vorher", "zuletzt", "Veränderung"])
+                 column_order=["Thema", "Veränderung", "zuletzt", "vorher", "Schlüsselwörter"])
 
 st.markdown("**Alle Themen: Volumen und Stimmungsanteile**")
-ui.table("topics_table", table, column_config=config)
+ui.table("topics_table", table, column_config=config, hide_index=True)
 st.download_button("CSV exportieren", trends.to_csv(table), file_name=f"themen_{days}tage.csv", mime="text/csv",
                    key="csv")

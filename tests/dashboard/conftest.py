@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,46 @@ from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from config import Settings
+from storage.db import make_engine, upgrade
 from tests.dashboard.seed import PASSWORD, seed
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
+@pytest.fixture(scope="session")
+def _sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The seeded world built once per session as a SQLite file; tests get a copy (fast)."""
+    path = tmp_path_factory.mktemp("world") / "world.db"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    ids = seed(eng)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return path, ids
+
+
 @pytest.fixture
-def world(engine: Engine) -> dict[str, Any]:
+def engine(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """As the shared ``engine``, but a SQLite test that uses ``world`` starts from a copy of the seeded file."""
+    url = settings.db_url
+    if url.startswith("sqlite") and "world" in request.fixturenames:
+        template, _ids = request.getfixturevalue("_sqlite_world")
+        target = Path(url.split(":///", 1)[1])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, target)
+        eng = make_engine(url)
+    else:
+        eng = make_engine(url)
+        upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def world(engine: Engine, settings: Settings, request: pytest.FixtureRequest) -> dict[str, Any]:
+    if settings.db_url.startswith("sqlite"):
+        return dict(request.getfixturevalue("_sqlite_world")[1])
     return seed(engine)
 
 

@@ -24,13 +24,13 @@ def test_notices_alerts_deliveries_and_audit(login: Callable[..., AppTest], worl
     summary = notices.loc[world["sent_notice"], "zustellung"]
     assert summary == ("email: 1 gesendet; sms: 1 unzustellbar, bis 6 Versuche; "
                        "webhook: 1 Fehler (Wiederholung), bis 3 Versuche")
-    assert notices.loc[world["draft"], "status"] == "draft"
+    assert notices.loc[world["draft"], "status"] == "Entwurf"
     alerts = frame(at, "alerts")
     assert list(alerts["zustellung"]) == ["email: 1 gesendet"]
     dead = frame(at, "dead")
     assert list(dead["id"]) == [world["dead_delivery"]]
     assert list(dead["address"]) == ["+49***78"]  # customers' numbers are masked
-    assert list(dead["last_error"]) == ["Ungültige Nummer"]
+    assert list(dead["last_error"]) == ["Ungültige Nummer"] and list(dead["status"]) == ["unzustellbar"]
     retries = frame(at, "retries")
     assert sorted(retries["attempts"]) == [3, 6]
     audit = frame(at, "audit")
