@@ -32,7 +32,7 @@ from alerting.channels import (
 from alerting.errors import AlertingError
 from alerting.outbox import Claimed, claim, enqueue, finish
 from alerting.render import confirm_url, render_notice, render_opt_in, unsubscribe_url
-from alerting.rules import active_silence, retry_delay
+from alerting.rules import active_silence, quiet_until, retry_delay
 from config import Settings
 from storage.db import session_scope
 from storage.models import Alert, AuditLog, Delivery, Notice, Silence, Subscriber, SubscriberChannel, utcnow
@@ -84,6 +84,7 @@ class _Job:
     pre: SendResult | None = None  # decided without sending (bad config)
     skip: str | None = None  # skip reason
     defer_until: datetime | None = None
+    quiet: tuple[int | None, int | None, str] | None = None  # the subscriber's quiet hours (retries respect them)
 
 
 class _Batch:
@@ -149,6 +150,7 @@ class _Batch:
             if sub.unsubscribed_at is not None:
                 job.skip = "unsubscribed"
                 return job
+            job.quiet = (sub.quiet_hours_start, sub.quiet_hours_end, sub.timezone)
             sil = active_silence(self.silences, self.now, channel=row.channel)
             if sil is not None:
                 job.defer_until = sil.ends_at
@@ -251,6 +253,8 @@ def _outcome(session: Session, settings: Settings, worker_id: str, job: _Job, re
         elif result.retryable and row.attempts < a.max_attempts:
             delay = retry_delay(row.attempts, a.backoff_base, a.backoff_max, result.retry_after)
             nxt = now + timedelta(seconds=delay)
+            if job.quiet is not None:  # a retry does not wake a customer at night either
+                nxt = quiet_until(nxt, *job.quiet) or nxt
             ok = finish(session, row.id, worker_id, status="pending", next_attempt_at=nxt, claimed_by=None,
                         last_error=f"{result.reason}: {result.detail}"[:2000], last_status_code=result.status_code)
             action, stats_field = "delivery.retry", "retried"

@@ -159,7 +159,18 @@ def test_quiet_hours_hold_a_notice_until_morning(settings: Settings, engine: Eng
     row = _deliveries(engine, channel="webhook")[0]
     assert row.next_attempt_at == datetime(2026, 11, 24, 6, 0)
     assert deliver_due(settings, engine, "w1", now=night + timedelta(hours=1)).claimed == 0
-    assert deliver_due(settings, engine, "w1", now=datetime(2026, 11, 24, 6, 1)).sent == 1
+    webhook.plan["/kunde"] = [Answer(503)]  # 07:01 Berlin: fails; the retry is in the day, not in quiet hours
+    assert deliver_due(settings, engine, "w1", now=datetime(2026, 11, 24, 6, 1)).retried == 1
+    assert deliver_due(settings, engine, "w1", now=datetime(2026, 11, 24, 6, 2)).sent == 1
+
+
+def test_a_retry_does_not_fall_into_quiet_hours(settings: Settings, engine: Engine, webhook: WebhookReceiver) -> None:
+    st = with_alerting(settings, backoff_base=10)
+    evening = datetime(2026, 11, 24, 20, 59, 55)  # 21:59:55 in Berlin; the retry (5-10 s later) would be at night
+    _approved_notice(st, engine, [("webhook", webhook.url("/kunde"))], now=evening, quiet_hours=(22, 7))
+    webhook.plan["/kunde"] = [Answer(503)]
+    assert deliver_due(st, engine, "w1", now=evening).retried == 1
+    assert _deliveries(engine)[0].next_attempt_at == datetime(2026, 11, 25, 6, 0)  # 07:00 in Berlin
 
 
 def test_sms_through_gateway_is_length_limited(settings: Settings, engine: Engine, webhook: WebhookReceiver) -> None:
