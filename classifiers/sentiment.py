@@ -120,7 +120,7 @@ class TransformerClassifier:
         fingerprint = load_weights(net, weights)
         net.eval()
         if quantize:
-            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         self.net = net
         self.batch_size = batch_size
         self.dim = int(encoder.model.config.hidden_size)
