@@ -229,6 +229,14 @@ class RetentionSettings(_Section):
     posts: Duration = 90 * 86400.0  # keep posts this long
     audit: Duration = 365 * 86400.0  # keep audit entries this long
     deliveries: Duration = 180 * 86400.0  # keep delivery records this long
+    crawl_runs: Duration = 30 * 86400.0  # keep crawl-run rows this long
+    unsubscribed: Duration = 30 * 86400.0  # forget unsubscribed customers after this long
+
+
+class OpsSettings(_Section):
+    metrics_host: str = "127.0.0.1"  # bind address of the Prometheus /metrics endpoint
+    metrics_port: int = Field(9464, ge=0, le=65535)  # its port (0: no endpoint)
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, for log shippers
 
 
 class Settings(BaseSettings):
@@ -254,6 +262,7 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)  # Streamlit app
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)  # job intervals
     retention: RetentionSettings = Field(default_factory=RetentionSettings)  # data retention
+    ops: OpsSettings = Field(default_factory=OpsSettings)  # metrics endpoint, log format
 
     @field_validator("database_url")
     @classmethod

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fruehwarn import cli_crawl, cli_model, cli_notify, cli_replay, cli_user
+from fruehwarn import cli_crawl, cli_model, cli_notify, cli_ops, cli_replay, cli_user
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from config import Settings
     from fruehwarn.scheduler import Pipeline, Stages
 
@@ -87,6 +89,7 @@ def run(
     if not no_dashboard:
         proc = _start_dashboard_or_fail(settings)
         typer.echo(f"dashboard: {dashboard_url(settings)}")
+    _start_metrics(settings, engine)
     typer.echo(f"scheduler running on {len(settings.sources)} sources; Ctrl-C stops")
     try:
         run_forever(pipeline)
@@ -126,6 +129,7 @@ def demo(
     if world.dashboard is not None:
         typer.echo(f"dashboard:      {dashboard_url(s)}  (login: {DEMO_USER} / {DEMO_PASSWORD})")
     pipeline = Pipeline(s, world.engine, _stages_or_fail(s))
+    _start_metrics(s, world.engine)
     last = [0.0]
 
     def tick() -> None:
@@ -179,13 +183,23 @@ def _start_dashboard_or_fail(settings: Settings) -> subprocess.Popen[bytes]:
         fail(str(exc), EXIT_RUNTIME)
 
 
+def _start_metrics(settings: Settings, engine: Engine) -> None:
+    from fruehwarn.ops import start_metrics_server
+
+    try:
+        if start_metrics_server(settings, engine) is not None:
+            typer.echo(f"metrics:        http://{settings.ops.metrics_host}:{settings.ops.metrics_port}/metrics")
+    except OSError as exc:  # a port in use must not stop the pipeline
+        typer.echo(f"metrics endpoint not started: {exc}", err=True)
+
+
 def _print_job_stats(pipeline: Pipeline) -> None:
     for name, st in sorted(pipeline.stats.items()):
         state = "ok" if not st.failures else f"FAILED: {st.last_error}"
         typer.echo(f"{name:30s} {state}")
 
 
-for _area in (cli_crawl, cli_model, cli_replay, cli_notify, cli_user):
+for _area in (cli_crawl, cli_model, cli_replay, cli_notify, cli_user, cli_ops):
     _area.register(app)
 
 

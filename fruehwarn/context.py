@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,9 @@ class AppContext:
                 self._settings = load_settings(self.config_file)
             except ConfigError as exc:
                 fail(str(exc), EXIT_USAGE)
-            logging.getLogger().setLevel(self._settings.log_level)
+            from fruehwarn.ops import configure_logging
+
+            configure_logging(self._settings)
         return self._settings
 
     @property

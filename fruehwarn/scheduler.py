@@ -116,6 +116,11 @@ class Pipeline:
 
         return self._run("alert", both)
 
+    def purge(self) -> Any:
+        from storage.retention import purge
+
+        return self._run("purge", lambda: purge(self.settings, self.engine))
+
     def run_all_once(self) -> None:
         """Every stage once, in order (``fruehwarn run --once`` and tests)."""
         for src in self.settings.sources:
@@ -144,6 +149,7 @@ def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
     sched.add_job(pipeline.classify, "interval", seconds=s.scheduler.classify_interval, id="classify")
     sched.add_job(pipeline.detect, "interval", seconds=s.scheduler.detect_interval, id="detect")
     sched.add_job(pipeline.alert, "interval", seconds=s.scheduler.deliver_interval, id="alert")
+    sched.add_job(pipeline.purge, "interval", seconds=s.scheduler.purge_interval, id="purge")
     return sched
 
 

@@ -57,7 +57,7 @@ def test_jobs_one_per_enabled_source_and_never_overlapping(tmp_path: Path, engin
     sched.start(paused=True)
     jobs = {j.id: j for j in sched.get_jobs()}
     sched.shutdown(wait=False)
-    assert set(jobs) == {"crawl:a", "crawl:b", "classify", "detect", "alert"}
+    assert set(jobs) == {"crawl:a", "crawl:b", "classify", "detect", "alert", "purge"}
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True
     assert jobs["crawl:b"].trigger.interval.total_seconds() == 3600
