@@ -106,6 +106,17 @@ class Claimed:
 def claim(engine: Engine, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[Claimed]:
     """Atomically take up to ``limit`` due rows for ``worker_id`` until ``now + lease``."""
     until = now + timedelta(seconds=lease_s)
+    for _ in range(5):  # SQLite: another worker may take every picked row between our SELECT and UPDATE
+        rows = _claim_once(engine, worker_id, now, limit, until)
+        if rows is None:
+            return []
+        if rows:
+            return rows
+    return []
+
+
+def _claim_once(engine: Engine, worker_id: str, now: datetime, limit: int, until: datetime) -> list[Claimed] | None:
+    """One claim attempt; None when nothing is due, [] when others took what we picked."""
     due = or_(and_(T.c.status == "pending", T.c.next_attempt_at <= now),
               and_(T.c.status == "sending", T.c.claimed_until < now))
     with engine.begin() as conn:
@@ -114,7 +125,7 @@ def claim(engine: Engine, worker_id: str, now: datetime, limit: int, lease_s: fl
             pick = pick.with_for_update(skip_locked=True)
         picked = conn.execute(pick).all()
         if not picked:
-            return []
+            return None
         ids = [r.id for r in picked]
         reclaimed = {r.id for r in picked if r.status == "sending"}
         conn.execute(

@@ -80,3 +80,41 @@ def test_sigkill_mid_delivery_loses_and_duplicates_nothing(settings: Settings, e
     assert all(c == 2 for c in dup.values())  # ...once, with the same key: the receiver keeps one (0 duplicates)
     for k in keys - in_flight:
         assert receiver.accept_count[k] == 1  # everything recorded before the kill went exactly once
+
+
+def test_two_workers_at_once_send_each_notice_once(settings: Settings, engine: Engine) -> None:
+    import threading
+
+    from alerting.delivery import DeliveryStats, deliver_due
+
+    with WebhookReceiver() as receiver:
+        with session_scope(engine) as s:
+            for i in range(N):
+                add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", receiver.url(f"/k{i}"))],
+                               products=["Mobilfunk"], confirmed=True)
+        make_issue(engine)
+        process(settings, engine)
+        with session_scope(engine) as s:
+            n = s.exec(select(Notice)).one()
+            n.status, n.approved_by = "approved", "agentin"
+            s.add(n)
+        process(settings, engine)
+        totals = [DeliveryStats(), DeliveryStats()]
+        start = threading.Barrier(2)
+
+        def run(k: int) -> None:
+            start.wait()
+            while True:
+                st = deliver_due(settings, engine, f"w{k}", limit=7)
+                totals[k].add(st)
+                if st.claimed == 0:
+                    return
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert totals[0].sent > 0 and totals[1].sent > 0  # both took part
+    assert totals[0].sent + totals[1].sent == N
+    assert len(receiver.requests) == N and not receiver.duplicates()  # not even a raw duplicate
