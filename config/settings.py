@@ -207,7 +207,7 @@ class AlertingSettings(_Section):
     webhook_timeout: Duration = 10.0  # HTTP timeout of one webhook send
     lease: Duration = 60.0  # a claimed delivery is re-claimable after this (worker died mid-send)
     concurrency: int = Field(8, ge=1, le=256)  # parallel sends per deliver_due call
-    channel_rates: dict[str, float] = Field(default_factory=dict)  # per-channel-kind rate override (msgs/s)
+    channel_rates: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)  # per-channel-kind rate (msgs/s), e.g. {webhook: 100}
     escalate_severity_delta: float = Field(20.0, gt=0)  # severity rise that sends an "update" alert
 
 
