@@ -198,8 +198,8 @@ class _Batch:
 
 def _send(job: _Job) -> SendResult:
     assert job.channel is not None and job.message is not None
-    limiter(job.rate_key, job.rate).acquire()
     try:
+        limiter(job.rate_key, job.rate).acquire()
         return job.channel.send(job.message)
     except Exception as exc:  # noqa: BLE001 - a channel bug is a retryable failure, not a dead worker
         log.exception("channel %r raised", job.channel)

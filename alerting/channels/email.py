@@ -76,7 +76,7 @@ class EmailChannel(Channel):
 
     def build(self, message: Message) -> EmailMessage:
         msg = EmailMessage(policy=_POLICY)
-        msg["Subject"] = message.subject
+        msg["Subject"] = " ".join(message.subject.split())  # an edited subject may hold line breaks
         msg["From"] = self.mail_from
         msg["To"] = ", ".join(self.recipients)
         msg["Date"] = formatdate(localtime=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from typing import ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -52,7 +52,8 @@ class WebhookChannel(Channel):
         }
 
     def send(self, message: Message) -> SendResult:
-        headers = {"Idempotency-Key": message.idempotency_key, **message.headers}
+        # header values must be ASCII: a team channel named "Störungs-Team" is percent-encoded, the same every time
+        headers = {"Idempotency-Key": quote(message.idempotency_key, safe=":/._-()+=@"), **message.headers}
         try:
             resp = self._client.post(self.target, json=self.payload(message), headers=headers)
         except httpx.TimeoutException as exc:

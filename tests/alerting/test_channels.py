@@ -134,3 +134,12 @@ def test_smtp_refused_recipient_is_permanent_and_451_retryable(smtp: SmtpSink) -
 def test_smtp_server_down_is_retryable() -> None:
     res = channel_for_url(f"smtp://127.0.0.1:{free_port()}/?to=a@example.org").send(MSG)
     assert not res.ok and res.retryable and res.reason == "connect"
+
+
+def test_non_ascii_key_and_multiline_subject_still_send(webhook: WebhookReceiver, smtp: SmtpSink) -> None:
+    msg = Message(subject="Zeile eins\nZeile zwei", text="Text", idempotency_key="alert:1:team:Störungs-Team (Köln)")
+    first, again = channel_for_url(webhook.url()).send(msg), channel_for_url(webhook.url()).send(msg)
+    assert first.ok and again.ok
+    assert webhook.requests[0]["key"] == webhook.requests[1]["key"] == "alert:1:team:St%C3%B6rungs-Team%20(K%C3%B6ln)"
+    res = channel_for_url(f"smtp://127.0.0.1:{smtp.port}/?to=a@example.org").send(msg)
+    assert res.ok and smtp.messages[0]["Subject"] == "Zeile eins Zeile zwei"
