@@ -239,6 +239,19 @@ class OpsSettings(_Section):
     log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, for log shippers
 
 
+class TaskSettings(_Section):
+    """Where the scheduled work runs (fruehwarn/tasks.py): in the scheduler's process, or on workers."""
+
+    engine: Literal["inprocess", "procrastinate"] = "inprocess"  # procrastinate: jobs go to `fruehwarn worker` processes via PostgreSQL
+    queue: str = Field("fruehwarn", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")  # Procrastinate queue name of all jobs
+    concurrency: int = Field(2, ge=1, le=64)  # jobs one worker runs at a time (default of `fruehwarn worker --concurrency`)
+    heartbeat_interval: Duration = 10.0  # how often a worker records that it is alive
+    stalled_after: Duration = 30.0  # a worker silent this long is dead: its running jobs are run again
+    recover_every: int = Field(10, ge=1, le=59)  # seconds between looks for jobs of dead workers (cron second step)
+    poll_interval: Duration = 5.0  # a worker looks for jobs at least this often (LISTEN/NOTIFY wakes it sooner)
+    keep_finished_jobs: bool = False  # keep succeeded jobs in procrastinate_jobs (False: deleted when done)
+
+
 class Settings(BaseSettings):
     """fruehwarn's settings; see the module docstring for where values come from."""
 
@@ -263,6 +276,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)  # job intervals
     retention: RetentionSettings = Field(default_factory=RetentionSettings)  # data retention
     ops: OpsSettings = Field(default_factory=OpsSettings)  # metrics endpoint, log format
+    tasks: TaskSettings = Field(default_factory=TaskSettings)  # where scheduled jobs run (in-process or workers)
 
     @field_validator("database_url")
     @classmethod
@@ -270,6 +284,13 @@ class Settings(BaseSettings):
         if v is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", v):
             raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
         return v
+
+    @model_validator(mode="after")
+    def _task_engine_needs_postgres(self) -> Settings:
+        if self.tasks.engine == "procrastinate" and not self.db_url.startswith("postgresql"):
+            raise ValueError("tasks.engine = 'procrastinate' needs a PostgreSQL database_url "
+                             "(postgresql+psycopg://USER@HOST/DB); use tasks.engine = 'inprocess' with SQLite")
+        return self
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
@@ -341,6 +362,9 @@ def _format_error(exc: ValidationError) -> str:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         value = err.get("input")
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a check across keys names them itself
+            lines.append(msg)
+            continue
         if err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (value {value!r}); check the spelling")
         elif err["type"] == "missing":
