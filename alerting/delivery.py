@@ -232,6 +232,8 @@ def _outcome(session: Session, settings: Settings, worker_id: str, job: _Job, re
     row = job.row
     detail: dict[str, Any] = {"key": row.idempotency_key, "channel": row.channel, "attempt": row.attempts,
                               "worker": worker_id}
+    if row.reclaimed:  # the previous holder died mid-send: that attempt's outcome is unknown, same key re-sent
+        detail["reclaimed"] = True
     if job.skip:
         ok = finish(session, row.id, worker_id, status="skipped", last_error=job.skip)
         action, stats_field = "delivery.skipped", "skipped"

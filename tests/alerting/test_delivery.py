@@ -151,6 +151,9 @@ def test_lease_reclaim_after_a_dead_worker_sends_same_key(settings: Settings, en
     assert (stats.claimed, stats.reclaimed, stats.sent) == (1, 1, 1)
     row = _deliveries(engine)[0]
     assert row.attempts == 2 and webhook.requests[0]["key"] == taken[0].idempotency_key == row.idempotency_key
+    with session_scope(engine) as s:
+        entry = s.exec(select(AuditLog).where(AuditLog.action == "delivery.sent")).one()
+        assert entry.detail["reclaimed"] is True and entry.detail["attempt"] == 2 and entry.detail["worker"] == "w2"
 
 
 def test_quiet_hours_hold_a_notice_until_morning(settings: Settings, engine: Engine, webhook: WebhookReceiver) -> None:
