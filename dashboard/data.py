@@ -183,12 +183,13 @@ def _pivot_hours(rows: list[Any], hours: int) -> pd.DataFrame:
     cols = ["negativ", "neutral", "positiv", "ohne"]
     end = utcnow().replace(minute=0, second=0, microsecond=0)
     index = pd.date_range(end=end, periods=hours, freq="h", name="Stunde (UTC)")
-    df = pd.DataFrame(0, index=index, columns=cols)
+    slot = {ts.strftime("%Y-%m-%d %H"): i for i, ts in enumerate(index)}
+    counts = [[0] * len(cols) for _ in range(hours)]
     for stunde, sentiment, n in rows:
-        ts = pd.Timestamp(datetime.strptime(stunde, "%Y-%m-%d %H"))
-        if ts in df.index:
-            df.loc[ts, SENTIMENTS_DE.get(sentiment, "ohne")] += int(n)
-    return df
+        i = slot.get(stunde)
+        if i is not None:
+            counts[i][cols.index(SENTIMENTS_DE.get(sentiment, "ohne"))] += int(n)
+    return pd.DataFrame(counts, index=index, columns=cols)
 
 
 @cached
