@@ -73,8 +73,10 @@ class _Pass:
         self.silences = list(session.exec(select(Silence).where(Silence.ends_at > now, Silence.starts_at <= now)))
 
     # ------------------------------------------------------------------ alerts
-    def create_alert(self, kind: str, issues: list[Issue], *, silenced: bool = False, minutes: int = 0) -> Alert | None:
-        key = dedup_key(kind if not silenced else f"{kind}-silenced",
+    def create_alert(self, kind: str, issues: list[Issue], *, silenced: bool = False, minutes: int = 0,
+                     key_kind: str | None = None) -> Alert | None:
+        """One alert for ``issues``; None if an alert with the same dedup key exists."""
+        key = dedup_key(key_kind or (kind if not silenced else f"{kind}-silenced"),
                         [(i.id or 0, i.reopened_count) for i in issues])
         if self.s.exec(select(Alert.id).where(Alert.dedup_key == key)).first() is not None:
             self.res.suppressed += len(issues)
@@ -103,6 +105,7 @@ class _Pass:
             col(Alert.acknowledged_at).is_(None), col(Alert.escalated_at).is_(None),
             Alert.created_at <= cutoff, Alert.created_at >= self.now - LOOKBACK)).all()
         to_escalate: dict[int, Issue] = {}
+        sources: list[int] = []
         for alert in cands:
             if not escalation_due(alert.created_at, self.now, self.a.escalate_after,
                                   acknowledged=alert.acknowledged_at is not None, escalated=alert.escalated_at is not None):
@@ -114,11 +117,13 @@ class _Pass:
                 continue
             alert.escalated_at = self.now
             self.s.add(alert)
+            sources.append(alert.id or 0)
             for i in still_open:
                 to_escalate[i.id] = i  # type: ignore[index]
         if to_escalate:
             issues = sorted(to_escalate.values(), key=lambda i: i.id or 0)
-            if self.create_alert("escalation", issues, minutes=int(self.a.escalate_after // 60)) is not None:
+            if self.create_alert("escalation", issues, minutes=int(self.a.escalate_after // 60),
+                                 key_kind="escalation@" + ".".join(map(str, sorted(sources)))) is not None:
                 self.res.escalations += 1
 
     # ------------------------------------------------------------------ notices
@@ -207,8 +212,12 @@ class _Pass:
                         audit(s, "alert.suppressed", "issue", issue.id, reason="cooldown", last_alert_at=str(last))
                     elif _silenced(self.silences, issue, now):
                         silenced.append(issue)
+                        st["silenced"] = rnd
                     else:
                         groups["new"].append(issue)
+                elif (st.get("silenced") == rnd and st.get("alerted") != rnd
+                      and not _silenced(self.silences, issue, now) and not in_cooldown(last, now, self.a.issue_cooldown)):
+                    groups["new"].append(issue)  # the silence ran out while the issue is still open: tell the team now
                 elif severity_rose(st.get("severity"), issue.severity, self.a.escalate_severity_delta):
                     if in_cooldown(last, now, self.a.issue_cooldown) or _silenced(self.silences, issue, now):
                         pass  # held back; re-checked next pass against the last alerted severity
@@ -225,7 +234,8 @@ class _Pass:
             if st != before:
                 touched[issue.id] = st
         for kind, members in groups.items():
-            if members and self.create_alert(kind, members) is not None:
+            key_kind = "update@" + ".".join(f"{i.severity:.0f}" for i in members) if kind == "update" else None
+            if members and self.create_alert(kind, members, key_kind=key_kind) is not None:
                 for i in members:
                     st = touched.setdefault(i.id, states.get(f"{PREFIX}{i.id}", {}))  # type: ignore[arg-type]
                     st.update(alerted=i.reopened_count, last_alert_at=now.isoformat(), severity=i.severity)

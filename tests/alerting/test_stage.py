@@ -130,17 +130,20 @@ def test_cooldown_on_reopen_and_update_on_rising_severity(settings: Settings, en
     assert process(st, engine, now=T0 + timedelta(minutes=10)).alerts == 0  # in cooldown
     res = process(st, engine, now=T0 + timedelta(minutes=31))
     assert res.alerts == 1 and _rows(engine, Alert)[-1].kind == "update"
-    set_issue(engine, iid, status="resolved", resolved_at=T0 + timedelta(minutes=35))
-    process(st, engine, now=T0 + timedelta(minutes=35))
+    set_issue(engine, iid, severity=95)  # a second rise, after the cooldown: a second update (not deduplicated away)
+    assert process(st, engine, now=T0 + timedelta(minutes=62)).alerts == 1
+    assert [a.kind for a in _rows(engine, Alert)] == ["new", "update", "update"]
+    set_issue(engine, iid, status="resolved", resolved_at=T0 + timedelta(minutes=65))
+    process(st, engine, now=T0 + timedelta(minutes=65))
     set_issue(engine, iid, status="open", reopened_count=1, resolved_at=None)
-    res = process(st, engine, now=T0 + timedelta(minutes=40))
+    res = process(st, engine, now=T0 + timedelta(minutes=70))
     assert res.alerts == 0 and res.suppressed == 1  # re-opened within the cooldown: no second alert
     assert res.notices_drafted == 1  # but a fresh incident draft for the new round
-    assert [a.kind for a in _rows(engine, Alert)] == ["new", "update", "resolved"]
+    assert [a.kind for a in _rows(engine, Alert)] == ["new", "update", "update", "resolved"]
 
 
 def test_silence_mutes_topic_and_channel(settings: Settings, engine: Engine) -> None:
-    st = _settings(settings)
+    st = _settings(settings, escalate_after=86400)
     muted, loud = make_issue(engine), make_issue(engine, title="App", keywords=["app"])
     with session_scope(engine) as s:
         from storage.models import Issue
@@ -152,6 +155,12 @@ def test_silence_mutes_topic_and_channel(settings: Settings, engine: Engine) -> 
     alerts = {a.status: a for a in _rows(engine, Alert)}
     assert alerts["silenced"].issue_ids == [muted] and alerts["pending"].issue_ids == [loud]
     assert [d.address for d in _rows(engine, Delivery)] == ["team-hook"]  # team-mail is muted
+    assert process(st, engine, now=T0 + timedelta(minutes=30)).alerts == 0  # still silenced
+    res = process(st, engine, now=T0 + timedelta(hours=1, minutes=1))  # silence over, issue still open
+    assert res.alerts == 1
+    late = _rows(engine, Alert)[-1]
+    assert late.kind == "new" and late.issue_ids == [muted] and late.status == "pending"
+    assert process(st, engine, now=T0 + timedelta(hours=1, minutes=2)).alerts == 0  # once
 
 
 def test_escalation_when_not_acknowledged(settings: Settings, engine: Engine) -> None:
