@@ -41,6 +41,7 @@ def _placeholder(url_path: str):  # type: ignore[no-untyped-def]
 
 try:
     data.settings()
+    data.engine()  # connects and checks the schema once per process (cached)
     user = auth.current_user()
 except ConfigError as exc:
     st.error(f"Konfigurationsfehler: {exc}")
