@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fruehwarn import cli_crawl, cli_model, cli_notify, cli_ops, cli_replay, cli_user
+from fruehwarn import cli_crawl, cli_model, cli_notify, cli_ops, cli_replay, cli_user, cli_worker
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -133,6 +133,8 @@ def demo(
     last = [0.0]
 
     def tick() -> None:
+        for line in world.events():
+            typer.echo(line)
         if time.monotonic() - last[0] >= 5:
             last[0] = time.monotonic()
             c = world.counts()
@@ -199,15 +201,17 @@ def _print_job_stats(pipeline: Pipeline) -> None:
         typer.echo(f"{name:30s} {state}")
 
 
-for _area in (cli_crawl, cli_model, cli_replay, cli_notify, cli_user, cli_ops):
+for _area in (cli_crawl, cli_model, cli_replay, cli_notify, cli_user, cli_ops, cli_worker):
     _area.register(app)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    for noisy in ("alembic", "scrapy", "apscheduler.executors", "httpx", "filelock"):
+    for noisy in ("alembic", "scrapy", "httpx", "filelock", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached" is the no-overlap rule working
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     try:
         app(standalone_mode=True)
     except UserError as exc:

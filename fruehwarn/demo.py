@@ -51,6 +51,7 @@ class DemoRun:
     smtp: SmtpSink
     dashboard: subprocess.Popen[bytes] | None = None
     started: float = field(default_factory=time.monotonic)
+    _seen: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         with session_scope(self.engine) as s:
@@ -66,6 +67,18 @@ class DemoRun:
                 "mails": len(list(self.smtp.folder.glob("*.eml"))),
                 "webhooks": len(self.world.hooks()),
             }
+
+    def events(self) -> list[str]:
+        """New issues and state changes since the last call, as lines for the console."""
+        out = []
+        with session_scope(self.engine) as s:
+            for issue in s.exec(select(Issue)).all():
+                state = (issue.status, issue.reopened_count)
+                if self._seen.get(issue.id) != state:  # type: ignore[arg-type]
+                    self._seen[issue.id] = state  # type: ignore[index]
+                    out.append(f">>> Issue #{issue.id} [{issue.status}] {issue.title} "
+                               f"(Schwere {issue.severity:.0f}): {issue.reasons}")
+        return out
 
     def stop(self) -> None:
         if self.dashboard is not None and self.dashboard.poll() is None:
