@@ -6,6 +6,11 @@ what the previous one wrote, in its own transaction, so a job can stop at any po
 and the next run picks up where it left off. A job never overlaps itself
 (``max_instances=1``, ``coalesce=True``); SIGTERM and Ctrl-C stop the scheduler after
 the running jobs finish their current transaction.
+
+With ``tasks.engine = "procrastinate"`` (PostgreSQL) the same jobs *defer* Procrastinate
+jobs instead of running the stages here: ``fruehwarn worker`` processes run them
+(fruehwarn/tasks.py). The retention purge stays in this process. The default
+(``inprocess``) runs everything here and needs no extra server.
 """
 
 from __future__ import annotations
@@ -17,13 +22,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from config import Settings
+
+if TYPE_CHECKING:
+    from fruehwarn.tasks import Deferrer
 
 log = logging.getLogger("fruehwarn.scheduler")
 
@@ -78,6 +86,22 @@ class Pipeline:
     stages: Stages
     stats: dict[str, JobStats] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _deferrer: Deferrer | None = field(default=None, repr=False)
+    _deferrer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def distributed(self) -> bool:
+        """True when the jobs are deferred to Procrastinate workers instead of run here."""
+        return self.settings.tasks.engine == "procrastinate"
+
+    def deferrer(self) -> Deferrer:
+        """The Procrastinate deferrer (schema applied on first use); only when ``distributed``."""
+        with self._deferrer_lock:
+            if self._deferrer is None:
+                from fruehwarn.tasks import Deferrer
+
+                self._deferrer = Deferrer(self.settings)
+            return self._deferrer
 
     def _run(self, name: str, fn: Callable[[], Any]) -> Any:
         st = self.stats.setdefault(name, JobStats())
@@ -95,14 +119,21 @@ class Pipeline:
             log.exception("job %s failed", name)
             return None
 
-    # one method a job ---------------------------------------------------------------
+    # one method a job (distributed: defer the job; else run the stage here) ---------------
     def crawl(self, source: str) -> Any:
+        if self.distributed:
+            return self._run(f"crawl:{source}", lambda: self.deferrer().crawl(source))
         return self._run(f"crawl:{source}", lambda: self.stages.crawl(self.settings, self.engine, [source]))
 
     def classify(self) -> Any:
+        if self.distributed:
+            return self._run("classify", lambda: self.deferrer().classify())
         return self._run("classify", lambda: self.stages.classify(self.settings, self.engine))
 
     def detect(self) -> Any:
+        if self.distributed:
+            return self._run("detect", lambda: self.deferrer().detect())
+
         def both() -> Any:
             self.stages.group(self.settings, self.engine)
             return self.stages.detect(self.settings, self.engine)
@@ -110,6 +141,14 @@ class Pipeline:
         return self._run("detect", both)
 
     def alert(self) -> Any:
+        if self.distributed:
+            def defer_both() -> Any:
+                d = self.deferrer()
+                d.deliver()  # retries that fell due, even when the alert stage has nothing new
+                return d.alert()
+
+            return self._run("alert", defer_both)
+
         def both() -> Any:
             self.stages.alert(self.settings, self.engine)
             return self.stages.deliver(self.settings, self.engine)
@@ -132,6 +171,13 @@ class Pipeline:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def close(self) -> None:
+        """Release the deferrer's connections (after the scheduler has stopped)."""
+        with self._deferrer_lock:
+            if self._deferrer is not None:
+                self._deferrer.close()
+                self._deferrer = None
 
 
 def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
@@ -178,6 +224,7 @@ def run_forever(pipeline: Pipeline, *, until: Callable[[], bool] | None = None,
     finally:
         pipeline.stop()
         sched.shutdown(wait=True)
+        pipeline.close()
         for sig, handler in old.items():
             signal.signal(sig, handler)
         log.info("scheduler stopped cleanly")

@@ -1,0 +1,296 @@
+"""Several `fruehwarn worker` processes on one PostgreSQL database (tasks.engine = procrastinate).
+
+Real parts: a PostgreSQL server (FRUEHWARN_TEST_POSTGRES_URL, a fresh database per test),
+worker processes started with the real command line, APScheduler deferring the jobs, and a
+webhook receiver on 127.0.0.1 that counts Idempotency-Keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+
+from config import ConfigError, Settings, load_settings
+from storage.db import init_db, session_scope
+from storage.models import Classification, Delivery, Issue, Post, Source, Topic, utcnow
+from tests.conftest import PG_URL, _fresh_pg_database
+
+ROOT = Path(__file__).resolve().parents[2]
+postgres = pytest.mark.postgres
+needs_pg = pytest.mark.skipif(not PG_URL, reason="set FRUEHWARN_TEST_POSTGRES_URL to run against PostgreSQL")
+
+WORDS = ("Netz", "Rechnung", "App", "Vertrag", "Tarif", "Router", "Hotline", "Kündigung", "Lieferung", "Paket",
+         "Störung", "langsam", "super", "danke", "leider", "wieder", "heute", "immer", "schnell", "Problem")
+
+
+# --- without a server --------------------------------------------------------------------------------------
+def test_procrastinate_with_sqlite_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"tasks\.engine = 'procrastinate' needs a PostgreSQL database_url"):
+        load_settings(data_dir=tmp_path, tasks={"engine": "procrastinate"})
+    with pytest.raises(ConfigError, match=r"tasks\.concurrency"):
+        load_settings(data_dir=tmp_path, tasks={"concurrency": 0})
+
+
+def test_worker_command_refuses_the_inprocess_engine(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"data_dir": str(tmp_path)}))
+    proc = subprocess.run([sys.executable, "-m", "fruehwarn", "--config", str(cfg), "worker"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 2
+    assert "tasks.engine is 'inprocess'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRUEHWARN_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def _config(tmp_path: Path, db_url: str, **extra: Any) -> tuple[Settings, Path]:
+    data: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"), "database_url": db_url, "model": {"encoder": "fake"},
+        "tasks": {"engine": "procrastinate", "heartbeat_interval": 0.5, "stalled_after": 2, "recover_every": 1,
+                  "poll_interval": 0.5, "keep_finished_jobs": True},
+        "alerting": {"auto_approve_min_severity": 0.0, "backoff_base": 0.05, "backoff_max": 0.5,
+                     "channel_rates": {"webhook": 100_000.0}, "lease": 30},
+    }
+    for k, v in extra.items():
+        data[k] = {**data.get(k, {}), **v} if isinstance(v, dict) else v
+    path = tmp_path / "fruehwarn.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_settings(path), path
+
+
+def _posts(engine: Engine, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    start = utcnow() - timedelta(hours=2)
+    with session_scope(engine) as s:
+        src = Source(name="forum", type="rss", url="http://127.0.0.1:9/feed")
+        s.add(src)
+        s.flush()
+        rows = []
+        for i in range(n):
+            body = " ".join(rng.choice(WORDS) for _ in range(12)) + f" #{i}"
+            rows.append(Post(source_id=src.id, external_id=f"p{i}", text=body, published_at=start + timedelta(seconds=i),
+                             fetched_at=start + timedelta(seconds=i), author_hash=f"a{i % 97}",
+                             content_hash=hashlib.sha256(body.encode()).hexdigest()))
+        s.add_all(rows)
+
+
+class Workers:
+    """`fruehwarn worker` processes writing their logs to files."""
+
+    def __init__(self, config: Path, logs: Path) -> None:
+        self.config = config
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "fruehwarn", "--config", str(self.config), "worker",
+                                 "--concurrency", str(concurrency), "--name", name],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=_env())
+        self.procs[name] = proc
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[[Path], Workers]]:
+    made: list[Workers] = []
+
+    def make(config: Path) -> Workers:
+        w = Workers(config, tmp_path)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.stop_all()
+
+
+def _wait(cond: Callable[[], bool], timeout: float, what: str, poll: float = 0.2) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _count(engine: Engine, stmt: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+def _overlaps_per_lock(engine: Engine) -> list[str]:
+    """Pairs of jobs with the same lock whose runs overlapped (must be none).
+
+    Ordered by event id, not by ``at``: ``at`` is NOW(), the start of the writing
+    transaction, while ids come from a sequence at the moment of writing. A job that
+    starts after another ended was fetched by a statement that saw the other's end
+    committed, so its 'started' id is larger than the other's 'succeeded' id.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT j.id, j.lock, e.type, e.id FROM procrastinate_jobs j JOIN procrastinate_events e ON e.job_id = j.id
+            WHERE j.lock IS NOT NULL AND e.type IN ('started', 'succeeded', 'failed', 'deferred_for_retry', 'aborted')
+            ORDER BY e.id""")).all()
+    spans: dict[str, list[list[Any]]] = defaultdict(list)
+    open_: dict[int, list[Any]] = {}
+    for job_id, lock, kind, seq in rows:
+        if kind == "started":
+            open_[job_id] = [job_id, seq, None]
+            spans[lock].append(open_[job_id])
+        elif job_id in open_:
+            open_.pop(job_id)[2] = seq
+    bad = []
+    for lock, runs in spans.items():
+        for a, b in zip(runs, runs[1:], strict=False):
+            if a[2] is None or b[1] < a[2]:
+                bad.append(f"{lock}: job {a[0]} (events {a[1]}-{a[2]}) and job {b[0]} (events {b[1]}-{b[2]})")
+    return bad
+
+
+# --- two workers, the scheduler deferring ------------------------------------------------------------------
+@postgres
+@needs_pg
+@pytest.mark.timeout(120)
+def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
+    from fruehwarn.scheduler import Pipeline, Stages, run_forever
+    from tests.alerting.servers import WebhookReceiver
+
+    def not_here(*_: object) -> int:
+        raise AssertionError("a stage ran in the scheduler's process")
+
+    n_posts, n_subs, n_issues = 3000, 30, 4
+    settings, cfg = _config(tmp_path, _fresh_pg_database(),
+                            scheduler={"classify_interval": 0.3, "detect_interval": 0.5, "deliver_interval": 0.3})
+    engine = init_db(settings)
+    _posts(engine, n_posts)
+    with WebhookReceiver(keep_bodies=False) as hook:
+        from alerting.subscribers import add_subscriber
+
+        with session_scope(engine) as s:
+            for i in range(n_subs):
+                add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", hook.url(f"/kunde/{i}"))],
+                               products=["Mobilfunk"], confirmed=True)
+            for k in range(n_issues):
+                topic = Topic(label=f"Mobilfunk {k}", keywords=["mobilfunk", f"stoerung{k}"])
+                s.add(topic)
+                s.flush()
+                s.add(Issue(topic_id=topic.id, title=f"Mobilfunk Störung {k}", keywords=list(topic.keywords),
+                            severity=70, first_detected_at=utcnow()))
+        w = workers(cfg)
+        w.start("w1")
+        w.start("w2")
+        pipeline = Pipeline(settings, engine, Stages(*([not_here] * 6)))  # type: ignore[arg-type]
+
+        def done() -> bool:
+            classified = _count(engine, select(func.count()).select_from(Classification))
+            deliveries = _count(engine, select(func.count()).select_from(Delivery))
+            unsent = _count(engine, select(func.count()).select_from(Delivery).where(Delivery.status != "sent"))
+            return classified == n_posts and deliveries >= n_subs * n_issues and unsent == 0
+
+        t0 = time.monotonic()
+        run_forever(pipeline, until=lambda: done() or time.monotonic() - t0 > 90, tick=0.2)
+        assert done(), f"work not finished in 90 s; worker logs:\n{w.log('w1')[-2000:]}\n{w.log('w2')[-2000:]}"
+        time.sleep(0.5)  # a late duplicate would arrive now
+        with session_scope(engine) as s:
+            keys = {k for (k,) in s.execute(select(Delivery.idempotency_key).where(Delivery.notice_id.is_not(None)))}
+        received = dict(hook.accept_count)
+    w.stop_all()
+    assert len(keys) >= n_subs * n_issues
+    assert set(received) == keys, "a delivery was lost or an unknown one arrived"
+    assert {k: c for k, c in received.items() if c != 1} == {}, "a delivery arrived twice"
+    assert _count(engine, select(func.count(func.distinct(Classification.post_id)))) == n_posts
+    assert pipeline.stats["classify"].failures == 0 and pipeline.stats["alert"].failures == 0
+    assert _overlaps_per_lock(engine) == []
+    with engine.connect() as conn:
+        by_task = dict(conn.execute(text("SELECT task_name, count(*) FROM procrastinate_jobs "
+                                         "WHERE status = 'succeeded' GROUP BY task_name")).all())
+        failed = conn.execute(text("SELECT task_name FROM procrastinate_jobs WHERE status = 'failed'")).all()
+        waiting = conn.execute(text("SELECT task_name, count(*) FROM procrastinate_jobs WHERE status = 'todo' "
+                                    "GROUP BY task_name HAVING count(*) > 1")).all()
+    assert failed == [], f"{failed}\n{w.log('w1')[-3000:]}\n{w.log('w2')[-3000:]}"
+    assert waiting == [], "the queueing lock let identical jobs pile up"
+    for task in ("fruehwarn.classify_batch", "fruehwarn.detect", "fruehwarn.alert", "fruehwarn.deliver"):
+        assert by_task.get(task, 0) >= 1, by_task
+    for name in ("w1", "w2"):
+        assert "Starting job fruehwarn." in w.log(name), f"worker {name} ran no job"
+    engine.dispose()
+
+
+# --- one worker killed mid-job -----------------------------------------------------------------------------
+@postgres
+@needs_pg
+@pytest.mark.timeout(120)
+def test_killed_worker_job_is_finished_by_the_other(tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
+    from fruehwarn.tasks import Deferrer
+
+    n_posts = 12000
+    settings, cfg = _config(tmp_path, _fresh_pg_database(), model={"batch_size": 1})  # 256 posts a commit
+    engine = init_db(settings)
+    _posts(engine, n_posts)
+    w = workers(cfg)
+    a = w.start("a", concurrency=1)
+    d = Deferrer(settings)
+    job_id = d.classify()
+    d.close()
+    assert job_id is not None
+
+    def classified() -> int:
+        return _count(engine, select(func.count()).select_from(Classification))
+
+    _wait(lambda: classified() > 0, 60, "worker a to start classifying")
+    w.start("b", concurrency=1)
+    _wait(lambda: "Starting worker" in w.log("b"), 60, "worker b to start")
+    mid = classified()
+    assert 0 < mid < n_posts, "the job finished before the worker could be killed: raise n_posts"
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait(10)
+
+    def job_status() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT status FROM procrastinate_jobs WHERE id = :i"), {"i": job_id}).scalar_one())
+
+    _wait(lambda: job_status() == "succeeded", 60, f"worker b to finish job {job_id}; log:\n{w.log('b')[-3000:]}")
+    assert classified() == n_posts
+    assert _count(engine, select(func.count(func.distinct(Classification.post_id)))) == n_posts
+    with engine.connect() as conn:
+        attempts = conn.execute(text("SELECT attempts FROM procrastinate_jobs WHERE id = :i"), {"i": job_id}).scalar_one()
+        events = [e for (e,) in conn.execute(text("SELECT type FROM procrastinate_events WHERE job_id = :i ORDER BY at"),
+                                             {"i": job_id})]
+    assert events.count("started") == 2, events  # a started it, b started it again after recovery
+    assert "retried" in events or attempts >= 1, events
+    assert f"Starting job fruehwarn.classify_batch[{job_id}]" in w.log("b")
+    engine.dispose()
