@@ -51,7 +51,7 @@ def test_subscribe_confirm_unsubscribe_process_deliver(settings: Settings, engin
     env = _env(settings)
     res = runner.invoke(app, ["notify", "subscribe", "Jana", "-c", "email:jana@example.org", "-p", "Mobilfunk"], env=env)
     assert res.exit_code == 0, res.output
-    tokens = json.loads(res.output)
+    tokens = json.loads(res.stdout)
     res = runner.invoke(app, ["notify", "subscribe", "X", "-c", "email:kaputt", "-p", "Mobilfunk"], env=env)
     assert res.exit_code == 2 and "not a valid e-mail address" in res.output
     assert runner.invoke(app, ["notify", "confirm", tokens["opt_in_token"]], env=env).exit_code == 0
@@ -59,7 +59,7 @@ def test_subscribe_confirm_unsubscribe_process_deliver(settings: Settings, engin
     res = runner.invoke(app, ["notify", "unsubscribe", tokens["unsubscribe_token"]], env=env)
     assert res.exit_code == 0 and "unsubscribed" in res.output
     res = runner.invoke(app, ["notify", "process"], env=env)
-    assert res.exit_code == 0 and json.loads(res.output)["alerts"] == 0
+    assert res.exit_code == 0 and json.loads(res.stdout)["alerts"] == 0
     res = runner.invoke(app, ["notify", "deliver", "--drain"], env=env)
-    out = json.loads(res.output)  # the queued opt-in request is not sent: the subscriber left already
+    out = json.loads(res.stdout)  # the queued opt-in request is not sent: the subscriber left already
     assert res.exit_code == 0 and (out["claimed"], out["skipped"], out["sent"]) == (1, 1, 0)
