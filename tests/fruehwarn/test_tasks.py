@@ -192,7 +192,7 @@ def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable
     def not_here(*_: object) -> int:
         raise AssertionError("a stage ran in the scheduler's process")
 
-    n_posts, n_subs, n_issues = 3000, 30, 4
+    n_posts, n_subs, n_issues = 1000, 30, 4
     settings, cfg = _config(tmp_path, _fresh_pg_database(),
                             scheduler={"classify_interval": 0.3, "detect_interval": 0.5, "deliver_interval": 0.3})
     engine = init_db(settings)
@@ -257,12 +257,13 @@ def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable
 def test_killed_worker_job_is_finished_by_the_other(tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
     from fruehwarn.tasks import Deferrer
 
-    n_posts = 12000
+    n_posts = 6000
     settings, cfg = _config(tmp_path, _fresh_pg_database(), model={"batch_size": 1})  # 256 posts a commit
     engine = init_db(settings)
     _posts(engine, n_posts)
     w = workers(cfg)
-    a = w.start("a", concurrency=1)
+    procs = {name: w.start(name, concurrency=1) for name in ("a", "b")}
+    _wait(lambda: all("Starting worker" in w.log(n) for n in procs), 90, "both workers to start")
     d = Deferrer(settings)
     job_id = d.classify()
     d.close()
@@ -271,26 +272,29 @@ def test_killed_worker_job_is_finished_by_the_other(tmp_path: Path, workers: Cal
     def classified() -> int:
         return _count(engine, select(func.count()).select_from(Classification))
 
-    _wait(lambda: classified() > 0, 60, "worker a to start classifying")
-    w.start("b", concurrency=1)
-    _wait(lambda: "Starting worker" in w.log("b"), 60, "worker b to start")
+    _wait(lambda: classified() > 0, 30, "a worker to start classifying", poll=0.05)
+    running = [n for n in procs if f"Starting job fruehwarn.classify_batch[{job_id}]" in w.log(n)]
+    assert len(running) == 1, running
+    victim, survivor = running[0], ({"a", "b"} - set(running)).pop()
+    os.kill(procs[victim].pid, signal.SIGKILL)
+    procs[victim].wait(10)
     mid = classified()
     assert 0 < mid < n_posts, "the job finished before the worker could be killed: raise n_posts"
-    os.kill(a.pid, signal.SIGKILL)
-    a.wait(10)
 
     def job_status() -> str:
         with engine.connect() as conn:
             return str(conn.execute(text("SELECT status FROM procrastinate_jobs WHERE id = :i"), {"i": job_id}).scalar_one())
 
-    _wait(lambda: job_status() == "succeeded", 60, f"worker b to finish job {job_id}; log:\n{w.log('b')[-3000:]}")
+    _wait(lambda: job_status() == "succeeded", 60, f"worker {survivor} to finish job {job_id}; "
+                                                   f"log:\n{w.log(survivor)[-3000:]}")
     assert classified() == n_posts
     assert _count(engine, select(func.count(func.distinct(Classification.post_id)))) == n_posts
     with engine.connect() as conn:
         attempts = conn.execute(text("SELECT attempts FROM procrastinate_jobs WHERE id = :i"), {"i": job_id}).scalar_one()
         events = [e for (e,) in conn.execute(text("SELECT type FROM procrastinate_events WHERE job_id = :i ORDER BY at"),
                                              {"i": job_id})]
-    assert events.count("started") == 2, events  # a started it, b started it again after recovery
+    assert events.count("started") == 2, events  # the victim started it, the survivor again after recovery
     assert "retried" in events or attempts >= 1, events
-    assert f"Starting job fruehwarn.classify_batch[{job_id}]" in w.log("b")
+    assert f"Starting job fruehwarn.classify_batch[{job_id}]" in w.log(survivor)
+    assert "of a dead worker queued again" in w.log(survivor)
     engine.dispose()
