@@ -16,6 +16,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -136,6 +137,8 @@ def main() -> None:
     for k, v in table:
         print(f"{k:<{width}}  {v}")
     print("-" * (width + 40))
+    engine.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)
     ok = lost == 0 and dups == 0 and rate >= 200
     sys.exit(0 if ok else 1)
 
