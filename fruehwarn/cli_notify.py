@@ -73,7 +73,8 @@ def register(app: typer.Typer) -> None:
         worker: Annotated[str | None, typer.Option(help="Worker id (default host:pid).")] = None,
     ) -> None:
         """Send due outbox rows once (or --drain) and print the counts."""
-        from alerting.delivery import deliver_due, drain as drain_all
+        from alerting.delivery import deliver_due
+        from alerting.delivery import drain as drain_all
 
         c = ctx_of(ctx)
         wid = worker or f"{socket.gethostname()}:{os.getpid()}"
