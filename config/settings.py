@@ -133,7 +133,7 @@ class CrawlSettings(_Section):
     cross_post_min_chars: int = Field(40, ge=1)  # shorter texts ("Danke!") are never marked cross-posts
     failure_flag_after: int = Field(3, ge=1)  # consecutive failed crawls before a source is flagged
     silent_after: Duration = 6 * 3600.0  # a source with no new post for this long is flagged silent
-    subprocess: bool = True  # run each crawl in a spawned child process (Twisted's reactor cannot restart)
+    subprocess: bool = True  # crawl in a child process forked by a forkserver (Twisted's reactor cannot restart)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"  # Scrapy's own log threshold
 
 
@@ -165,7 +165,7 @@ class EmergenceSettings(_Section):
     min_volume_long: int = Field(12, ge=1)  # the same for the long window
     per_author_cap: int = Field(2, ge=1)  # posts of one author counted at most (one loud author is no incident)
     sensitivity: float = Field(3.0, gt=0)  # volume must exceed the expected volume x this
-    min_negative_share: float = Field(0.5, ge=0, le=1)  # share of negative posts required
+    min_negative_share: float = Field(0.6, ge=0, le=1)  # share of negative posts required (a clear majority)
     min_authors: int = Field(3, ge=1)  # distinct authors required (posts without author count as distinct)
     baseline_span: Duration = 7 * 86400.0  # history used for a topic's expected share of all posts
     baseline_weeks: int = Field(3, ge=0, le=12)  # earlier weeks at the same hour and weekday compared (0: off)
@@ -193,7 +193,7 @@ class AlertingSettings(_Section):
     smtp_password: SecretStr | None = None  # from env FRUEHWARN_ALERTING__SMTP_PASSWORD
     smtp_starttls: bool = False  # STARTTLS before login
     mail_from: str = "fruehwarn <noreply@fruehwarn.local>"  # sender of notices
-    public_base_url: str = "http://127.0.0.1:8501"  # used in unsubscribe links
+    public_base_url: str = "http://127.0.0.1:8502"  # used in unsubscribe links
     auto_approve_min_severity: float | None = None  # notices at/above this severity go out without a person
     escalate_after: Duration = 900.0  # re-alert when an internal alert is not acknowledged
     issue_cooldown: Duration = 1800.0  # no second alert for the same issue within this time
@@ -237,6 +237,8 @@ class OpsSettings(_Section):
     metrics_host: str = "127.0.0.1"  # bind address of the Prometheus /metrics endpoint
     metrics_port: int = Field(9464, ge=0, le=65535)  # its port (0: no endpoint)
     log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, for log shippers
+    public_host: str = "127.0.0.1"  # bind address of the public unsubscribe / opt-in pages
+    public_port: int = Field(8502, ge=0, le=65535)  # their port (0: not served; alerting.public_base_url points here)
 
 
 class TaskSettings(_Section):
