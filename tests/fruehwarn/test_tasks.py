@@ -65,7 +65,9 @@ def _env() -> dict[str, str]:
 def _config(tmp_path: Path, db_url: str, **extra: Any) -> tuple[Settings, Path]:
     data: dict[str, Any] = {
         "data_dir": str(tmp_path / "data"), "database_url": db_url, "model": {"encoder": "fake"},
-        "tasks": {"engine": "procrastinate", "heartbeat_interval": 0.5, "stalled_after": 2, "recover_every": 1,
+        # stalled_after well above the heartbeat: on a loaded machine a live worker's heartbeat can be late,
+        # and a worker wrongly declared dead has its running job started a second time
+        "tasks": {"engine": "procrastinate", "heartbeat_interval": 0.5, "stalled_after": 20, "recover_every": 1,
                   "poll_interval": 0.5, "keep_finished_jobs": True},
         "alerting": {"auto_approve_min_severity": 0.0, "backoff_base": 0.05, "backoff_max": 0.5,
                      "channel_rates": {"webhook": 100_000.0}, "lease": 30},
@@ -258,7 +260,8 @@ def test_killed_worker_job_is_finished_by_the_other(tmp_path: Path, workers: Cal
     from fruehwarn.tasks import Deferrer
 
     n_posts = 6000
-    settings, cfg = _config(tmp_path, _fresh_pg_database(), model={"batch_size": 1})  # 256 posts a commit
+    settings, cfg = _config(tmp_path, _fresh_pg_database(), model={"batch_size": 1},  # 256 posts a commit
+                            tasks={"stalled_after": 5})
     engine = init_db(settings)
     _posts(engine, n_posts)
     w = workers(cfg)
