@@ -55,6 +55,27 @@ def test_worker_command_refuses_the_inprocess_engine(tmp_path: Path) -> None:
     assert "tasks.engine is 'inprocess'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_conninfo_converts_the_sqlalchemy_url() -> None:
+    from fruehwarn.tasks import conninfo
+
+    assert conninfo("postgresql+psycopg://fw:geheim@db.example:5433/fruehwarn?sslmode=require") == \
+        "postgresql://fw:geheim@db.example:5433/fruehwarn?sslmode=require"
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        conninfo("sqlite:///x.db")
+
+
+def test_worker_without_a_reachable_database_fails_in_one_line(tmp_path: Path) -> None:
+    from tests.alerting.servers import free_port
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"data_dir": str(tmp_path), "tasks": {"engine": "procrastinate"},
+                                   "database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/fw"}))
+    proc = subprocess.run([sys.executable, "-m", "fruehwarn", "--config", str(cfg), "worker"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 1
+    assert proc.stderr.count("fruehwarn: error:") == 1 and "Traceback" not in proc.stderr
+
+
 # --- helpers -----------------------------------------------------------------------------------------------
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRUEHWARN_")}
@@ -181,6 +202,42 @@ def _overlaps_per_lock(engine: Engine) -> list[str]:
             if a[2] is None or b[1] < a[2]:
                 bad.append(f"{lock}: job {a[0]} (events {a[1]}-{a[2]}) and job {b[0]} (events {b[1]}-{b[2]})")
     return bad
+
+
+@postgres
+@needs_pg
+def test_deferrer_keeps_one_waiting_job_per_lock(tmp_path: Path) -> None:
+    from fruehwarn.tasks import Deferrer, ensure_schema
+
+    settings, _ = _config(tmp_path, _fresh_pg_database())
+    init_db(settings).dispose()
+    assert ensure_schema(settings) is True
+    assert ensure_schema(settings) is False  # already there: left alone
+    d = Deferrer(settings)
+    try:
+        first = d.classify()
+        assert first is not None and d.classify() is None  # one classify waits; the second is refused
+        a = d.crawl("a")
+        assert a is not None and d.crawl("b") is not None and d.crawl("a") is None  # one per source
+        assert d.deliver() is not None and d.deliver() is None
+        assert (d.deferred, d.skipped) == (4, 3)
+        with psycopg_connect(settings) as conn:
+            rows = conn.execute("SELECT task_name, lock, queueing_lock, args FROM procrastinate_jobs "
+                                "WHERE status = 'todo' ORDER BY id").fetchall()
+        assert rows == [("fruehwarn.classify_batch", "classify", "classify", {}),
+                        ("fruehwarn.crawl_source", "crawl:a", "crawl:a", {"name": "a"}),
+                        ("fruehwarn.crawl_source", "crawl:b", "crawl:b", {"name": "b"}),
+                        ("fruehwarn.deliver", None, "deliver", {})]
+    finally:
+        d.close()
+
+
+def psycopg_connect(settings: Settings) -> Any:
+    import psycopg
+
+    from fruehwarn.tasks import conninfo
+
+    return psycopg.connect(conninfo(settings.db_url))
 
 
 # --- two workers, the scheduler deferring ------------------------------------------------------------------
