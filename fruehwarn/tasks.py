@@ -186,7 +186,7 @@ async def _recover(app: procrastinate.App, stalled_after: float) -> int:
             await app.job_manager.retry_job(job)
             log.warning("job %s (%s) of a dead worker queued again", job.id, job.task_name)
             n += 1
-        except pexc.ConnectorException:
+        except pexc.UniqueViolation:
             # an identical job already waits (queueing lock): it does the work; close this one
             await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
             log.warning("job %s (%s) of a dead worker closed: an identical job is queued", job.id, job.task_name)

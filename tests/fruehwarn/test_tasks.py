@@ -240,6 +240,38 @@ def psycopg_connect(settings: Settings) -> Any:
     return psycopg.connect(conninfo(settings.db_url))
 
 
+@postgres
+@needs_pg
+def test_recovery_requeues_a_dead_workers_job_or_closes_it_when_a_twin_waits(tmp_path: Path) -> None:
+    import asyncio
+
+    from fruehwarn.tasks import CLASSIFY, CRAWL, _recover, ensure_schema, make_app
+
+    settings, _ = _config(tmp_path, _fresh_pg_database())
+    ensure_schema(settings)
+
+    async def scenario() -> dict[int, str]:
+        app = make_app(settings)
+        async with app.open_async():
+            jm = app.job_manager
+            crawl = await app.configure_task(CRAWL, lock="crawl:a", queueing_lock="crawl:a").defer_async(name="a")
+            classify = await app.configure_task(CLASSIFY, lock="classify", queueing_lock="classify").defer_async()
+            dead = await jm.register_worker()
+            taken = {(await jm.fetch_job(["fruehwarn"], dead)).id for _ in range(2)}  # type: ignore[union-attr]
+            assert taken == {crawl, classify}
+            twin = await app.configure_task(CLASSIFY, lock="classify", queueing_lock="classify").defer_async()
+            alive_worker_jobs = await jm.get_stalled_jobs(seconds_since_heartbeat=30)
+            assert list(alive_worker_jobs) == []  # a live worker's jobs are left alone
+            await app.connector.execute_query_async(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' WHERE id = %(w)s", w=dead)
+            assert await _recover(app, stalled_after=30) == 1
+            return {j: (await jm.get_job_status_async(j)).value for j in (crawl, classify, twin)}
+
+    status = asyncio.run(scenario())
+    values = list(status.values())
+    assert values == ["todo", "failed", "todo"], status  # crawl queued again; classify closed, its twin does the work
+
+
 # --- two workers, the scheduler deferring ------------------------------------------------------------------
 @postgres
 @needs_pg
