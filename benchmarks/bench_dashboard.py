@@ -2,8 +2,8 @@
 
 Fills a fresh SQLite database (and a PostgreSQL database when FRUEHWARN_BENCH_POSTGRES_URL
 names a server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres; a new database
-is created there) with N posts (default 1,000,000) spread over 90 days plus a burst in the
-last hours, each classified and grouped into topics, five open issues with 500 posts each,
+is created there) with N posts (default 1,000,000) spread over 90 days in id order (as crawled
+posts arrive) plus a burst in the last hours, generated inside the database, each classified and grouped into topics, five open issues with 500 posts each,
 draft notices and an agent user. Then it times
 
 * every query of the triage page on its own (uncached, median of 5), and
@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +46,6 @@ N_SOURCES, N_TOPICS, N_ISSUES, ISSUE_POSTS = 12, 60, 5, 500
 SENTIMENTS = ("negative", "neutral", "positive")
 WORDS = ("Störung Internet Berlin Rechnung App Login Hotline Vertrag Router WLAN langsam Abbuchung doppelt "
          "Kundenservice Warteschleife Techniker Termin Glasfaser Tarif Kündigung Mobilfunk Netz").split()
-FMT = "%Y-%m-%d %H:%M:%S.%f"
-
-
-def _rows(n: int, now: datetime) -> Iterator[tuple[Any, ...]]:
-    """(id, source_id, text, published_at, topic_id, sentiment, lang) for n posts."""
-    rnd = random.Random(42)
-    burst = max(n // 500, 50)  # the emerging issue: posts in the last 3 hours
-    for i in range(1, n + 1):
-        if i > n - burst:
-            at = now - timedelta(seconds=rnd.uniform(0, 3 * 3600))
-            topic, sentiment = 1, "negative"
-        else:
-            at = now - timedelta(seconds=rnd.uniform(0, 90 * 86400))
-            topic, sentiment = rnd.randint(1, N_TOPICS), SENTIMENTS[rnd.randint(0, 2)]
-        words = " ".join(rnd.choice(WORDS) for _ in range(14))
-        yield (i, rnd.randint(1, N_SOURCES), f"{words} #{i}", at, topic, sentiment,
-               "de" if rnd.random() < 0.93 else "en")
 
 
 def _fill_meta(engine: Engine, now: datetime) -> None:
@@ -90,67 +72,58 @@ def _link_issues(engine: Engine, n: int) -> None:
                      rows)
 
 
-def fill_sqlite(url: str, n: int) -> float:
+def _rand(dialect: str, n: int) -> str:
+    """SQL for a random integer in [0, n)."""
+    return f"(abs(random()) % {n})" if dialect == "sqlite" else f"floor(random() * {n})::int"
+
+
+def _ago(dialect: str, seconds: str) -> str:
+    """SQL for the naive UTC timestamp ``seconds`` (an SQL integer expression) ago, as SQLAlchemy stores it."""
+    if dialect == "sqlite":
+        return f"strftime('%Y-%m-%d %H:%M:%S', 'now', '-' || ({seconds}) || ' seconds') || '.000000'"
+    return f"(now() at time zone 'utc') - ({seconds}) * interval '1 second'"
+
+
+def fill(url: str, n: int) -> float:
+    """Fill the database at ``url`` with n posts, generated inside the database (fast, no Python loop)."""
     engine = make_engine(url)
     upgrade(engine)
-    now = utcnow()
+    d = engine.dialect.name
     t0 = time.perf_counter()
-    _fill_meta(engine, now)
-    con = sqlite3.connect(url.split(":///", 1)[1])
-    con.execute("PRAGMA synchronous=OFF")
-    con.execute("PRAGMA journal_mode=WAL")
-    post_sql = ("INSERT INTO post (id, source_id, external_id, url, text, author_hash, published_at, fetched_at, "
-                "lang, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)")
-    cls_sql = ("INSERT INTO classification (post_id, lang, is_german, sentiment, score_negative, score_neutral, "
-               "score_positive, model_version, classified_at, topic_id, grouped) VALUES (?,?,?,?,?,?,?,?,?,?,1)")
-    batch_p: list[tuple[Any, ...]] = []
-    batch_c: list[tuple[Any, ...]] = []
-    for i, src, txt, at, topic, sent, lang in _rows(n, now):
-        ts = at.strftime(FMT)
-        batch_p.append((i, src, f"e{i}", f"https://example.org/p/{i}", txt, f"a{i % 5000}", ts, ts, lang,
-                        f"{i:064x}"))
-        batch_c.append((i, lang, lang == "de", sent, 0.8 if sent == "negative" else 0.1, 0.1, 0.1, "bench", ts,
-                        topic))
-        if len(batch_p) >= 50_000:
-            con.executemany(post_sql, batch_p)
-            con.executemany(cls_sql, batch_c)
-            batch_p.clear()
-            batch_c.clear()
-    con.executemany(post_sql, batch_p)
-    con.executemany(cls_sql, batch_c)
-    con.commit()
-    con.execute("ANALYZE")
-    con.close()
+    _fill_meta(engine, utcnow())
+    burst = max(n // 500, 50)  # the emerging issue: the newest posts, all in the last 3 hours
+    r = lambda k: _rand(d, k)  # noqa: E731
+    seq = ("WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < :n) SELECT i FROM seq"
+           if d == "sqlite" else "SELECT i FROM generate_series(1, :n) AS i")
+    # ids grow with time as in production (crawled posts arrive roughly in order), an hour of jitter
+    published = (f"CASE WHEN i > :n - {burst} THEN {_ago(d, r(3 * 3600))} "
+                 f"ELSE {_ago(d, f'CAST((:n - i) * {90 * 86400 / n!r} AS INTEGER) + {r(3600)}')} END")
+    words = " || ' ' || ".join(f"(CASE {r(len(WORDS))} " + " ".join(
+        f"WHEN {k} THEN '{w}'" for k, w in enumerate(WORDS)) + " END)" for _ in range(6))
+    with engine.begin() as conn:
+        if d == "sqlite":
+            conn.exec_driver_sql("PRAGMA synchronous=OFF")
+        conn.execute(text(
+            "INSERT INTO post (id, source_id, external_id, url, text, author_hash, published_at, fetched_at, lang, "
+            f"content_hash) SELECT i, 1 + {r(N_SOURCES)}, 'e' || i, 'https://example.org/p/' || i, "
+            f"{words} || ' #' || i, 'a' || {r(5000)}, pub, pub, CASE WHEN {r(100)} < 93 THEN 'de' ELSE 'en' END, "
+            f"'h' || i FROM (SELECT i, {published} AS pub FROM ({seq}) AS s) AS g"), {"n": n})
+        conn.execute(text(
+            "INSERT INTO classification (post_id, lang, is_german, sentiment, score_negative, score_neutral, "
+            "score_positive, model_version, classified_at, topic_id, grouped) "
+            f"SELECT id, lang, lang = 'de', CASE WHEN id > :n - {burst} THEN 'negative' ELSE "
+            f"(CASE {r(3)} WHEN 0 THEN 'negative' WHEN 1 THEN 'neutral' ELSE 'positive' END) END, "
+            f"0.1, 0.1, 0.1, 'bench', fetched_at, CASE WHEN id > :n - {burst} THEN 1 ELSE 1 + {r(N_TOPICS)} END, "
+            f"{'1' if d == 'sqlite' else 'true'} FROM post"), {"n": n})
     _link_issues(engine, n)
-    engine.dispose()
-    return time.perf_counter() - t0
-
-
-def fill_postgres(url: str, n: int) -> float:
-    import psycopg
-
-    engine = make_engine(url)
-    upgrade(engine)
-    now = utcnow()
-    t0 = time.perf_counter()
-    _fill_meta(engine, now)
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn) as con, con.cursor() as cur:
-        with cur.copy("COPY post (id, source_id, external_id, url, text, author_hash, published_at, fetched_at, "
-                      "lang, content_hash) FROM STDIN") as cp:
-            for i, src, txt, at, _topic, _sent, lang in _rows(n, now):
-                cp.write_row((i, src, f"e{i}", f"https://example.org/p/{i}", txt, f"a{i % 5000}", at, at, lang,
-                              f"{i:064x}"))
-        with cur.copy("COPY classification (post_id, lang, is_german, sentiment, score_negative, score_neutral, "
-                      "score_positive, model_version, classified_at, topic_id, grouped) FROM STDIN") as cp:
-            for i, _src, _txt, at, topic, sent, lang in _rows(n, now):
-                cp.write_row((i, lang, lang == "de", sent, 0.8 if sent == "negative" else 0.1, 0.1, 0.1, "bench",
-                              at, topic, True))
-        cur.execute("SELECT setval('post_id_seq', (SELECT max(id) FROM post))")
-        con.commit()
-    _link_issues(engine, n)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+    if d == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT setval('post_id_seq', (SELECT max(id) FROM post))"))
+            conn.execute(text("VACUUM ANALYZE"))
     engine.dispose()
     return time.perf_counter() - t0
 
@@ -258,18 +231,18 @@ def main() -> None:
     for name, url in backends:
         (folder / "bench.db").unlink(missing_ok=True) if name == "SQLite" else None
         print(f"{name}: filling {args.posts:,} posts ...", flush=True)
-        fill = (fill_sqlite if name == "SQLite" else fill_postgres)(url, args.posts)
-        print(f"{name}: filled in {fill:.0f} s ({_db_size(url)}); timing ...", flush=True)
+        filled = fill(url, args.posts)
+        print(f"{name}: filled in {filled:.0f} s ({_db_size(url)}); timing ...", flush=True)
         queries = time_queries(url)
         render = time_render(url, str(folder))
-        results.append((name, fill, queries, render))
+        results.append((name, filled, queries, render))
 
     print(f"\nTriage page ('Lage') with {args.posts:,} posts; target: render < 2 s\n")
     names = [q for q, _ in results[0][2]]
     header = f"{'':<34}" + "".join(f"{name:>14}" for name, *_ in results)
     print(header)
     print("-" * len(header))
-    print(f"{'bulk fill (s)':<34}" + "".join(f"{fill:>14.1f}" for _, fill, _, _ in results))
+    print(f"{'bulk fill (s)':<34}" + "".join(f"{r[1]:>14.1f}" for r in results))
     for i, q in enumerate(names):
         print(f"{'query ' + q + ' (ms)':<34}" + "".join(f"{r[2][i][1] * 1000:>14.1f}" for r in results))
     labels = ("render, first in process (s)", "render, cache cleared (s)", "render, cached (s)")

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dashboard import data
 from dashboard.auth import CurrentUser, allowed
@@ -31,7 +31,7 @@ class ActionError(Exception):
 
 
 def _check(session: Session, actor: CurrentUser, permission: str) -> None:
-    row = session.exec(select(User).where(User.username == actor.username)).first()
+    row = session.exec(select(User).where(col(User.username) == actor.username)).first()
     if row is None or row.disabled or not allowed(row.role, permission):
         raise ActionError("Keine Berechtigung für diese Aktion.")
 
@@ -57,8 +57,11 @@ def login(username: str, password: str) -> CurrentUser | None:
 
 
 def _issue_update(session: Session, issue_id: int, from_states: tuple[str, ...], **values: Any) -> None:
-    res = session.execute(update(Issue).where(Issue.id == issue_id, Issue.status.in_(from_states))
-                          .values(updated_at=utcnow(), **values))
+    res = session.execute(
+        update(Issue)
+        .where(col(Issue.id) == issue_id, col(Issue.status).in_(from_states))
+        .values(updated_at=utcnow(), **values)
+    )
     if res.rowcount != 1:  # type: ignore[attr-defined]
         current = session.get(Issue, issue_id)
         state = current.status if current else "gelöscht"
@@ -70,11 +73,21 @@ def acknowledge_issue(actor: CurrentUser, issue_id: int) -> None:
 
     def run(session: Session) -> None:
         now = utcnow()
-        _issue_update(session, issue_id, ("open",), status="acknowledged", acknowledged_at=now,
-                      acknowledged_by=actor.username)
-        for alert in session.exec(select(Alert).where(Alert.status.in_(["pending", "sent"]))).all():
+        _issue_update(
+            session,
+            issue_id,
+            ("open",),
+            status="acknowledged",
+            acknowledged_at=now,
+            acknowledged_by=actor.username,
+        )
+        for alert in session.exec(select(Alert).where(col(Alert.status).in_(["pending", "sent"]))).all():
             if issue_id in (alert.issue_ids or []):
-                alert.status, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, actor.username
+                alert.status, alert.acknowledged_at, alert.acknowledged_by = (
+                    "acknowledged",
+                    now,
+                    actor.username,
+                )
                 session.add(alert)
         audit(session, "issue.acknowledge", "issue", issue_id, actor=actor.username)
 
@@ -85,8 +98,14 @@ def resolve_issue(actor: CurrentUser, issue_id: int) -> None:
     """open/acknowledged -> resolved by a person."""
 
     def run(session: Session) -> None:
-        _issue_update(session, issue_id, ("open", "acknowledged"), status="resolved", resolved_at=utcnow(),
-                      resolved_by=actor.username)
+        _issue_update(
+            session,
+            issue_id,
+            ("open", "acknowledged"),
+            status="resolved",
+            resolved_at=utcnow(),
+            resolved_by=actor.username,
+        )
         audit(session, "issue.resolve", "issue", issue_id, actor=actor.username)
 
     _run(actor, "triage", run)
@@ -105,12 +124,26 @@ def silence_issue(actor: CurrentUser, issue_id: int, hours: float, reason: str) 
         if issue is None:
             raise ActionError(f"Vorfall {issue_id} gibt es nicht.")
         now = utcnow()
-        row = Silence(topic_id=issue.topic_id, issue_id=issue_id, starts_at=now, ends_at=now + timedelta(hours=hours),
-                      created_by=actor.username, reason=reason[:500])
+        row = Silence(
+            topic_id=issue.topic_id,
+            issue_id=issue_id,
+            starts_at=now,
+            ends_at=now + timedelta(hours=hours),
+            created_by=actor.username,
+            reason=reason[:500],
+        )
         session.add(row)
         session.flush()
-        audit(session, "issue.silence", "issue", issue_id, actor=actor.username, silence_id=row.id, hours=hours,
-              reason=reason[:500])
+        audit(
+            session,
+            "issue.silence",
+            "issue",
+            issue_id,
+            actor=actor.username,
+            silence_id=row.id,
+            hours=hours,
+            reason=reason[:500],
+        )
         return int(row.id or 0)
 
     return int(_run(actor, "triage", run))
@@ -120,7 +153,9 @@ def silence_issue(actor: CurrentUser, issue_id: int, hours: float, reason: str) 
 
 
 def _notice_update(session: Session, notice_id: int, **values: Any) -> None:
-    res = session.execute(update(Notice).where(Notice.id == notice_id, Notice.status == "draft").values(**values))
+    res = session.execute(
+        update(Notice).where(col(Notice.id) == notice_id, col(Notice.status) == "draft").values(**values)
+    )
     if res.rowcount != 1:  # type: ignore[attr-defined]
         current = session.get(Notice, notice_id)
         state = current.status if current else "gelöscht"
@@ -142,7 +177,9 @@ def approve_notice(actor: CurrentUser, notice_id: int) -> None:
     """draft -> approved; the alerting stage then queues its deliveries."""
 
     def run(session: Session) -> None:
-        _notice_update(session, notice_id, status="approved", approved_at=utcnow(), approved_by=actor.username)
+        _notice_update(
+            session, notice_id, status="approved", approved_at=utcnow(), approved_by=actor.username
+        )
         audit(session, "notice.approve", "notice", notice_id, actor=actor.username)
 
     _run(actor, "approve", run)
@@ -156,8 +193,15 @@ def edit_notice(actor: CurrentUser, notice_id: int, subject: str, body: str) -> 
         before = session.get(Notice, notice_id)
         old_len = len(before.body) if before else 0
         _notice_update(session, notice_id, subject=subject, body=body, edited=True)
-        audit(session, "notice.edit", "notice", notice_id, actor=actor.username, old_length=old_len,
-              new_length=len(body))
+        audit(
+            session,
+            "notice.edit",
+            "notice",
+            notice_id,
+            actor=actor.username,
+            old_length=old_len,
+            new_length=len(body),
+        )
 
     _run(actor, "approve", run)
 
@@ -167,7 +211,9 @@ def reject_notice(actor: CurrentUser, notice_id: int, reason: str = "") -> None:
 
     def run(session: Session) -> None:
         _notice_update(session, notice_id, status="rejected", rejected_at=utcnow())
-        audit(session, "notice.reject", "notice", notice_id, actor=actor.username, reason=reason.strip()[:500])
+        audit(
+            session, "notice.reject", "notice", notice_id, actor=actor.username, reason=reason.strip()[:500]
+        )
 
     _run(actor, "approve", run)
 
@@ -179,9 +225,13 @@ def retry_dead_delivery(actor: CurrentUser, delivery_id: int) -> None:
     """A dead letter goes back to the outbox with a fresh set of attempts."""
 
     def run(session: Session) -> None:
-        res = session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "dead")
-                              .values(status="pending", attempts=0, next_attempt_at=utcnow(), claimed_by=None,
-                                      claimed_until=None))
+        res = session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id, col(Delivery.status) == "dead")
+            .values(
+                status="pending", attempts=0, next_attempt_at=utcnow(), claimed_by=None, claimed_until=None
+            )
+        )
         if res.rowcount != 1:  # type: ignore[attr-defined]
             raise ActionError(f"Zustellung {delivery_id} ist nicht (mehr) unzustellbar.")
         audit(session, "delivery.retry", "delivery", delivery_id, actor=actor.username)
@@ -200,8 +250,13 @@ def _user_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def add_user(actor: CurrentUser, username: str, password: str, role: str) -> None:
-    _run(actor, "users", lambda s: _user_call(user_store.create_user, s, username.strip(), password, role,
-                                                actor=actor.username))
+    _run(
+        actor,
+        "users",
+        lambda s: _user_call(
+            user_store.create_user, s, username.strip(), password, role, actor=actor.username
+        ),
+    )
 
 
 def set_user_role(actor: CurrentUser, username: str, role: str) -> None:
@@ -213,5 +268,8 @@ def set_user_role(actor: CurrentUser, username: str, role: str) -> None:
 def set_user_disabled(actor: CurrentUser, username: str, disabled: bool) -> None:
     if username == actor.username and disabled:
         raise ActionError("Das eigene Konto kann nicht gesperrt werden.")
-    _run(actor, "users", lambda s: _user_call(user_store.set_disabled, s, username, disabled,
-                                                actor=actor.username))
+    _run(
+        actor,
+        "users",
+        lambda s: _user_call(user_store.set_disabled, s, username, disabled, actor=actor.username),
+    )

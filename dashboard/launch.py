@@ -14,13 +14,23 @@ APP = Path(__file__).resolve().parent / "app.py"
 def command(settings: Settings) -> list[str]:
     """argv that serves the dashboard on ``settings.dashboard.host:port`` (headless)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", settings.dashboard.host,
-        "--server.port", str(settings.dashboard.port),
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--client.toolbarMode", "minimal",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        settings.dashboard.host,
+        "--server.port",
+        str(settings.dashboard.port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+        "--browser.gatherUsageStats",
+        "false",
     ]
 
 

@@ -26,18 +26,31 @@ def summary(daily: pd.DataFrame, labels: pd.DataFrame, days: int, today: pd.Time
 
     "zuletzt" counts the newest ``days // 2`` days up to ``today`` (UTC), "vorher" the days before.
     """
-    cols = ["Thema", "Schlüsselwörter", "Beiträge", "negativ", "neutral", "positiv", "vorher", "zuletzt",
-            "Veränderung"]
+    cols = [
+        "Thema",
+        "Schlüsselwörter",
+        "Beiträge",
+        "negativ",
+        "neutral",
+        "positiv",
+        "vorher",
+        "zuletzt",
+        "Veränderung",
+    ]
     if daily.empty:
         return pd.DataFrame(columns=cols)
     cut = today.normalize() - pd.Timedelta(days=max(days // 2, 1) - 1)
     g = daily.groupby("topic_id")
-    out = pd.DataFrame({
-        "Beiträge": g["posts"].sum(),
-        "neg": g["negativ"].sum(), "neu": g["neutral"].sum(), "pos": g["positiv"].sum(),
-        "vorher": daily[daily["day"] < cut].groupby("topic_id")["posts"].sum(),
-        "zuletzt": daily[daily["day"] >= cut].groupby("topic_id")["posts"].sum(),
-    }).fillna(0)
+    out = pd.DataFrame(
+        {
+            "Beiträge": g["posts"].sum(),
+            "neg": g["negativ"].sum(),
+            "neu": g["neutral"].sum(),
+            "pos": g["positiv"].sum(),
+            "vorher": daily[daily["day"] < cut].groupby("topic_id")["posts"].sum(),
+            "zuletzt": daily[daily["day"] >= cut].groupby("topic_id")["posts"].sum(),
+        }
+    ).fillna(0)
     out["negativ"] = (out["neg"] / out["Beiträge"]).round(3)
     out["neutral"] = (out["neu"] / out["Beiträge"]).round(3)
     out["positiv"] = (out["pos"] / out["Beiträge"]).round(3)
@@ -65,8 +78,9 @@ def to_csv(table: pd.DataFrame) -> bytes:
     safe = table.copy()
     for col in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[col]):
-            safe[col] = [("'" + v) if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-                         for v in safe[col]]
+            safe[col] = [
+                ("'" + v) if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in safe[col]
+            ]
     return safe.to_csv(sep=";", encoding="utf-8").encode("utf-8-sig")
 
 

@@ -12,9 +12,18 @@ user = auth.require("users")
 st.title("Benutzer")
 ui.show_flash()
 table = data.users()
-ui.table("users", table, hide_index=True, column_config={
-    "username": "Benutzername", "role": "Rolle", "disabled": "gesperrt", "created_at": "angelegt",
-    "last_login_at": "letzte Anmeldung"})
+ui.table(
+    "users",
+    table,
+    hide_index=True,
+    column_config={
+        "username": "Benutzername",
+        "role": "Rolle",
+        "disabled": "gesperrt",
+        "created_at": "angelegt",
+        "last_login_at": "letzte Anmeldung",
+    },
+)
 
 
 def _do(fn, *args, ok: str) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +47,9 @@ with left, st.form("add_user", clear_on_submit=True):
 with right, st.form("change_user"):
     st.markdown("**Benutzer ändern**")
     target = st.selectbox("Benutzer", list(table["username"]), key="target_user")
-    new_role = st.selectbox("Neue Rolle", ROLES, key="target_role", format_func=lambda r: auth.ROLE_DE.get(r, r))
+    new_role = st.selectbox(
+        "Neue Rolle", ROLES, key="target_role", format_func=lambda r: auth.ROLE_DE.get(r, r)
+    )
     c1, c2, c3 = st.columns(3)
     if c1.form_submit_button("Rolle setzen", key="set_role_btn"):
         _do(actions.set_user_role, target, new_role, ok=f"Rolle von {target} geändert.")

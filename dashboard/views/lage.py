@@ -27,7 +27,8 @@ def _notice(issue_id: int) -> None:
     if not notices:
         st.caption("Kein Kundenhinweis entworfen.")
         return
-    n = notices[0]
+    drafts = [n for n in notices if n["status"] == "draft"]
+    n = drafts[0] if drafts else notices[0]  # a waiting draft first, else the newest notice
     if n["status"] != "draft":
         by = f" von {ui.md_escape(n['approved_by'])}" if n["approved_by"] else ""
         status = data.NOTICE_DE.get(n["status"], n["status"])
@@ -60,14 +61,25 @@ def _notice(issue_id: int) -> None:
 def _issue(issue: dict) -> None:  # type: ignore[type-arg]
     iid = issue["id"]
     sev = issue["severity"]
-    badge = ":red[:material/error:]" if sev >= 70 else ":orange[:material/warning:]" if sev >= 40 else \
-        ":gray[:material/info:]"
+    badge = (
+        ":red[:material/error:]"
+        if sev >= 70
+        else ":orange[:material/warning:]"
+        if sev >= 40
+        else ":gray[:material/info:]"
+    )
     state = "bestätigt" if issue["status"] == "acknowledged" else "offen"
     with st.container(border=True, key=f"issue_{iid}"):
         st.subheader(f"{badge} {ui.md_escape(issue['title'] or 'Vorfall')} ({state})", anchor=False)
-        st.caption(f"Vorfall {iid} · Schwere {issue['severity']:.0f}/100 · erkannt {ui.fmt_time(issue['first_detected_at'])}"
-                   + (f" · bestätigt von {ui.md_escape(issue['acknowledged_by'])}" if issue["acknowledged_by"] else "")
-                   + (f" · stumm bis {ui.fmt_time(issue['silenced_until'])}" if issue["silenced_until"] else ""))
+        st.caption(
+            f"Vorfall {iid} · Schwere {issue['severity']:.0f}/100 · erkannt {ui.fmt_time(issue['first_detected_at'])}"
+            + (
+                f" · bestätigt von {ui.md_escape(issue['acknowledged_by'])}"
+                if issue["acknowledged_by"]
+                else ""
+            )
+            + (f" · stumm bis {ui.fmt_time(issue['silenced_until'])}" if issue["silenced_until"] else "")
+        )
         m = st.columns(4)
         m[0].metric("Beiträge", issue["post_count"])
         m[1].metric("Anteil negativ", f"{issue['negative_share']:.0%}")
@@ -80,13 +92,14 @@ def _issue(issue: dict) -> None:  # type: ignore[type-arg]
         left, right = st.columns([3, 2])
         with left:
             st.markdown("**Verlauf (24 h)**")
-            st.bar_chart(data.issue_volume(iid, 24)[["negativ", "neutral", "positiv"]], height=160,
-                         color=["#d62728", "#9e9e9e", "#2ca02c"])
+            ui.sentiment_bars(data.issue_volume(iid, 24), height=160)
             st.markdown("**Beispielbeiträge**")
             for p in data.sample_posts(iid, 5):
                 with st.container(border=True):
-                    st.caption(f"{ui.md_escape(p['source'])} · {ui.fmt_time(p['published_at'])} · "
-                               f"{data.SENTIMENTS_DE.get(p['sentiment'], 'ohne')}")
+                    st.caption(
+                        f"{ui.md_escape(p['source'])} · {ui.fmt_time(p['published_at'])} · "
+                        f"{data.SENTIMENTS_DE.get(p['sentiment'], 'ohne')}"
+                    )
                     st.text(p["text"])
                     url = ui.safe_url(p["url"])
                     if url:
@@ -103,8 +116,13 @@ def _issue(issue: dict) -> None:  # type: ignore[type-arg]
                 choice = st.selectbox("Stummschalten für", list(SILENCE_CHOICES), key=f"silence_len_{iid}")
                 reason = st.text_input("Grund", key=f"silence_reason_{iid}")
                 if st.form_submit_button("Stummschalten", key=f"silence_btn_{iid}"):
-                    _act(actions.silence_issue, iid, SILENCE_CHOICES[choice], reason,
-                         ok=f"Vorfall {iid} stummgeschaltet.")
+                    _act(
+                        actions.silence_issue,
+                        iid,
+                        SILENCE_CHOICES[choice],
+                        reason,
+                        ok=f"Vorfall {iid} stummgeschaltet.",
+                    )
 
 
 @st.fragment(run_every=cfg.dashboard.refresh_seconds)
@@ -119,12 +137,14 @@ def lage() -> None:
     c[2].metric("Beiträge letzte Stunde", data.posts_in_window(1))
     c[3].metric("Negativ (24 h)", f"{(day['negativ'] / total if total else 0):.0%}")
     st.markdown("**Beiträge pro Stunde nach Stimmung (24 h, UTC)**")
-    st.bar_chart(volume[["negativ", "neutral", "positiv"]], height=220, color=["#d62728", "#9e9e9e", "#2ca02c"])
+    ui.sentiment_bars(volume, height=220)
     if not issues:
         st.success("Keine offenen Vorfälle.")
     for issue in issues:
         _issue(issue)
-    st.caption(f"Stand {ui.fmt_time(data.db_time())} · aktualisiert sich alle {cfg.dashboard.refresh_seconds} s")
+    st.caption(
+        f"Stand {ui.fmt_time(data.db_time())} · aktualisiert sich alle {cfg.dashboard.refresh_seconds} s"
+    )
 
 
 st.title("Lage")

@@ -20,9 +20,11 @@ if flagged.empty:
     st.success(f"Alle {len(health)} Quellen in Ordnung.")
 for _, row in flagged.iterrows():
     icon = ":material/error:" if row["status"].startswith("fehlerhaft") else ":material/volume_off:"
-    st.error(f"{row['status']}: **{ui.md_escape(row['name'])}** – letzter erfolgreicher Abruf "
-             f"{ui.fmt_time(row['last_success_at'])}, letzter neuer Beitrag {ui.fmt_time(row['last_new_post_at'])}",
-             icon=icon)
+    st.error(
+        f"{row['status']}: **{ui.md_escape(row['name'])}** – letzter erfolgreicher Abruf "
+        f"{ui.fmt_time(row['last_success_at'])}, letzter neuer Beitrag {ui.fmt_time(row['last_new_post_at'])}",
+        icon=icon,
+    )
 
 
 def _highlight(row: pd.Series) -> list[str]:
@@ -30,19 +32,42 @@ def _highlight(row: pd.Series) -> list[str]:
     return [colour] * len(row)
 
 
-ui.table("health", health.drop(columns=["id", "flagged"]).style.apply(_highlight, axis=1), hide_index=True, column_config={
-    "status": "Zustand", "name": "Quelle", "type": "Art", "url": st.column_config.LinkColumn("Adresse"),
-    "last_success_at": "letzter Erfolg", "last_attempt_at": "letzter Versuch", "last_new_post_at": "letzter neuer Beitrag",
-    "posts_per_hour": st.column_config.NumberColumn("Beiträge/Stunde (24 h)", format="%.2f"),
-    "errors_24h": "Fehler (24 h)", "consecutive_failures": "Fehlschläge in Folge"})
-st.caption(f"Verstummt: kein neuer Beitrag seit {cfg.crawl.silent_after / 3600:.0f} h; "
-           f"fehlerhaft: {cfg.crawl.failure_flag_after} oder mehr Fehlschläge in Folge.")
+ui.table(
+    "health",
+    health.drop(columns=["id", "flagged"]).style.apply(_highlight, axis=1),
+    hide_index=True,
+    column_config={
+        "status": "Zustand",
+        "name": "Quelle",
+        "type": "Art",
+        "url": st.column_config.LinkColumn("Adresse"),
+        "last_success_at": "letzter Erfolg",
+        "last_attempt_at": "letzter Versuch",
+        "last_new_post_at": "letzter neuer Beitrag",
+        "posts_per_hour": st.column_config.NumberColumn("Beiträge/Stunde (24 h)", format="%.2f"),
+        "errors_24h": "Fehler (24 h)",
+        "consecutive_failures": "Fehlschläge in Folge",
+    },
+)
+st.caption(
+    f"Verstummt: kein neuer Beitrag seit {cfg.crawl.silent_after / 3600:.0f} h; "
+    f"fehlerhaft: {cfg.crawl.failure_flag_after} oder mehr Fehlschläge in Folge."
+)
 
 st.markdown("**Letzte Fehler**")
 errors = data.crawl_errors(50)
 if errors.empty:
     st.caption("Keine fehlgeschlagenen Abrufe.")
 else:
-    ui.table("errors", errors, hide_index=True, column_config={
-        "started_at": "Zeit (UTC)", "source": "Quelle", "status": "Ergebnis", "error_count": "Fehler",
-        "error": st.column_config.TextColumn("Meldung", width="large")})
+    ui.table(
+        "errors",
+        errors,
+        hide_index=True,
+        column_config={
+            "started_at": "Zeit (UTC)",
+            "source": "Quelle",
+            "status": "Ergebnis",
+            "error_count": "Fehler",
+            "error": st.column_config.TextColumn("Meldung", width="large"),
+        },
+    )

@@ -28,7 +28,7 @@ if daily.empty:
     st.stop()
 
 st.markdown(f"**Beiträge pro {granularity} – die größten Themen**")
-st.line_chart(trends.series(daily, labels, granularity), height=280)
+ui.trend_lines(trends.series(daily, labels, granularity), height=280)
 
 table = trends.summary(daily, labels, days, pd.Timestamp(data.db_time()))
 percent = st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0)
@@ -37,14 +37,25 @@ config = {"negativ": percent, "neutral": percent, "positiv": percent, "Veränder
 up, down = st.columns(2)
 with up:
     st.markdown(f"**Steigende Themen** (letzte {max(days // 2, 1)} Tage gegen die davor)")
-    ui.table("rising", trends.rising(table), column_config=config, hide_index=True,
-                 column_order=["Thema", "Veränderung", "zuletzt", "vorher", "Schlüsselwörter"])
+    ui.table(
+        "rising",
+        trends.rising(table),
+        column_config=config,
+        hide_index=True,
+        column_order=["Thema", "Veränderung", "zuletzt", "vorher", "Schlüsselwörter"],
+    )
 with down:
     st.markdown("**Fallende Themen**")
-    ui.table("falling", trends.falling(table), column_config=config, hide_index=True,
-                 column_order=["Thema", "Veränderung", "zuletzt", "vorher", "Schlüsselwörter"])
+    ui.table(
+        "falling",
+        trends.falling(table),
+        column_config=config,
+        hide_index=True,
+        column_order=["Thema", "Veränderung", "zuletzt", "vorher", "Schlüsselwörter"],
+    )
 
 st.markdown("**Alle Themen: Volumen und Stimmungsanteile**")
 ui.table("topics_table", table, column_config=config, hide_index=True)
-st.download_button("CSV exportieren", trends.to_csv(table), file_name=f"themen_{days}tage.csv", mime="text/csv",
-                   key="csv")
+st.download_button(
+    "CSV exportieren", trends.to_csv(table), file_name=f"themen_{days}tage.csv", mime="text/csv", key="csv"
+)
