@@ -212,6 +212,7 @@ class Deferrer:
         ensure_schema(settings)
         self.app = make_app(settings)
         self.app.open()
+        logging.getLogger("procrastinate.jobs").setLevel(logging.WARNING)  # not a line for every deferral
         self.deferred = 0
         self.skipped = 0
         self._lock = threading.Lock()
