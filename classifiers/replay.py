@@ -205,7 +205,7 @@ def _run(posts: list[ReplayPost], report_path: Path, settings: Settings, classif
     rs = settings.model_copy(update={"database_url": f"sqlite:///{db}", "data_dir": tmp})
     engine = init_db(rs)
     try:
-        source_ids = _sources(engine, {p.source for p in posts})
+        source_ids = create_sources(engine, {p.source for p in posts})
         seconds = {"insert": 0.0, "classify": 0.0, "group": 0.0, "detect": 0.0}
         max_severity: dict[int, float] = {}
         cfg = rs.emergence
@@ -228,10 +228,10 @@ def _run(posts: list[ReplayPost], report_path: Path, settings: Settings, classif
             i = j
             if batch:
                 t = time.perf_counter()
-                _insert(engine, batch, source_ids)
+                store_posts(engine, batch, source_ids)
                 seconds["insert"] += time.perf_counter() - t
                 t = time.perf_counter()
-                _classify(rs, engine, classifier)
+                classify_new(rs, engine, classifier)
                 seconds["classify"] += time.perf_counter() - t
                 t = time.perf_counter()
                 group_pending(rs, engine, limit=10**9)
@@ -264,7 +264,7 @@ def _run(posts: list[ReplayPost], report_path: Path, settings: Settings, classif
         false_alarms=[i["issue_id"] for i in issues if i["label"] is None], seconds=seconds)
 
 
-def _sources(engine: Engine, names: set[str]) -> dict[str, int]:
+def create_sources(engine: Engine, names: set[str]) -> dict[str, int]:
     with session_scope(engine) as s:
         rows = {n: Source(name=n[:100], type="replay", url=f"replay://{n}"[:2000]) for n in sorted(names)}
         s.add_all(rows.values())
@@ -272,7 +272,7 @@ def _sources(engine: Engine, names: set[str]) -> dict[str, int]:
         return {n: int(r.id) for n, r in rows.items()}  # type: ignore[arg-type]
 
 
-def _insert(engine: Engine, batch: list[ReplayPost], source_ids: dict[str, int]) -> None:
+def store_posts(engine: Engine, batch: list[ReplayPost], source_ids: dict[str, int]) -> None:
     with session_scope(engine) as s:
         s.add_all(Post(
             source_id=source_ids[p.source], external_id=p.id, text=p.text, published_at=p.published_at,
@@ -284,7 +284,7 @@ def _author_key(author: str | None) -> str | None:
     return hashlib.sha256(author.encode()).hexdigest()[:32] if author else None
 
 
-def _classify(settings: Settings, engine: Engine, classifier: Classifier) -> None:
+def classify_new(settings: Settings, engine: Engine, classifier: Classifier) -> None:
     """The classification stage: the live one when it exists, else a minimal equivalent."""
     try:
         from classifiers.pipeline import classify_pending

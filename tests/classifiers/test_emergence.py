@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from classifiers.emergence import MIN_EXPECTED, WindowPost, assess, expected_volume, reasons_de, severity, window_stats
+from classifiers.emergence import (
+    MIN_EXPECTED,
+    WindowPost,
+    assess,
+    expected_volume,
+    reasons_de,
+    severity,
+    window_stats,
+)
 from config.settings import EmergenceSettings
 
 NOW = datetime(2026, 3, 2, 14, 30)

@@ -39,7 +39,7 @@ def test_malformed_line_exits_2_with_file_and_line(tmp_path: Path, line: str, re
     result = CliRunner().invoke(app, ["replay", str(posts), "--report", str(report)],
                                 env={"FRUEHWARN_MODEL__ENCODER": "fake", "FRUEHWARN_DATA_DIR": str(tmp_path / "d")})
     assert result.exit_code == 2, result.output
-    assert f"posts.jsonl:4: " in result.output and reason in result.output
+    assert "posts.jsonl:4: " in result.output and reason in result.output
     assert len([ln for ln in result.output.splitlines() if ln.strip()]) == 1  # one line, no traceback
     assert not report.exists()  # nothing was written
 
