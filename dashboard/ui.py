@@ -63,16 +63,25 @@ def sentiment_bars(frame: Any, height: int) -> None:
     """
     long = frame[list(SENTIMENT_COLOURS)].reset_index(names="stunde")
     long = long.melt(id_vars="stunde", var_name="Stimmung", value_name="Beiträge")
-    long["stunde"] = long["stunde"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    long["stunde"] = long["stunde"].dt.strftime("%H:00")  # the 24 hours of the window are distinct
     spec = {
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
-            "x": {"field": "stunde", "type": "ordinal", "timeUnit": "utcyearmonthdatehours",
-                  "title": "Stunde (UTC)", "axis": {"format": "%H", "labelAngle": 0, "formatType": "utc"}},
+            "x": {
+                "field": "stunde",
+                "type": "ordinal",
+                "sort": None,
+                "title": "Stunde (UTC)",
+                "axis": {"labelAngle": -45, "labelOverlap": True},
+            },
             "y": {"field": "Beiträge", "type": "quantitative", "stack": "zero", "title": "Beiträge"},
-            "color": {"field": "Stimmung", "type": "nominal", "title": None,
-                      "scale": {"domain": list(SENTIMENT_COLOURS), "range": list(SENTIMENT_COLOURS.values())},
-                      "legend": {"orient": "bottom"}},
+            "color": {
+                "field": "Stimmung",
+                "type": "nominal",
+                "title": None,
+                "scale": {"domain": list(SENTIMENT_COLOURS), "range": list(SENTIMENT_COLOURS.values())},
+                "legend": {"orient": "bottom"},
+            },
             "order": {"field": "Stimmung"},
         },
     }

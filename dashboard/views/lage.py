@@ -92,7 +92,7 @@ def _issue(issue: dict) -> None:  # type: ignore[type-arg]
         left, right = st.columns([3, 2])
         with left:
             st.markdown("**Verlauf (24 h)**")
-            ui.sentiment_bars(data.issue_volume(iid, 24), height=160)
+            ui.sentiment_bars(data.issue_volume(iid, 24), height=200)
             st.markdown("**Beispielbeiträge**")
             for p in data.sample_posts(iid, 5):
                 with st.container(border=True):
@@ -137,7 +137,7 @@ def lage() -> None:
     c[2].metric("Beiträge letzte Stunde", data.posts_in_window(1))
     c[3].metric("Negativ (24 h)", f"{(day['negativ'] / total if total else 0):.0%}")
     st.markdown("**Beiträge pro Stunde nach Stimmung (24 h, UTC)**")
-    ui.sentiment_bars(volume, height=220)
+    ui.sentiment_bars(volume, height=240)
     if not issues:
         st.success("Keine offenen Vorfälle.")
     for issue in issues:
