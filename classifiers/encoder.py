@@ -297,14 +297,18 @@ def build_encoder(cache_dir: Path, *, force: bool = False, source: Path | None =
 
 def _load_bert(directory: Path) -> Any:
     import torch
-    from safetensors.torch import load_file
+    from safetensors import safe_open
     from transformers import BertConfig, BertModel
 
     config = BertConfig.from_json_file(str(directory / "config.json"))
     with torch.device("meta"):
         model = BertModel(config, add_pooling_layer=False)
-    state = load_file(str(directory / "model.safetensors"))
+    state = {}
+    with safe_open(str(directory / "model.safetensors"), framework="pt") as fh:  # one tensor at a time: low peak RSS
+        for key in fh.keys():
+            state[key] = fh.get_tensor(key)
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    del state
     missing = [k for k in missing if not k.endswith("position_ids") and "token_type_ids" not in k]
     if missing or unexpected:
         raise EncoderError(f"encoder in {directory} does not match BertModel (missing {missing[:3]}, "
