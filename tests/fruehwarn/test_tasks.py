@@ -320,6 +320,8 @@ def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable
             keys = {k for (k,) in s.execute(select(Delivery.idempotency_key).where(Delivery.notice_id.is_not(None)))}
         received = dict(hook.accept_count)
     w.stop_all()
+    assert [p.returncode for p in w.procs.values()] == [0, 0], "SIGTERM must stop a worker cleanly"
+    assert "worker stopped" in w.log("w1")
     assert len(keys) >= n_subs * n_issues
     assert set(received) == keys, "a delivery was lost or an unknown one arrived"
     assert {k: c for k, c in received.items() if c != 1} == {}, "a delivery arrived twice"
