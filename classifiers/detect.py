@@ -116,6 +116,9 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
                 "mean_count": grouper.mean_count if grouper else 0,
             })
         if grouper is not None:
+            _CACHE.pop(key, None)
+            while len(_CACHE) >= 8:  # a process rarely serves more than one database
+                _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = (revision, grouper)
         return len(rows)
     except BaseException:
@@ -360,7 +363,6 @@ class _Baselines:
         return self._key
 
     def expected(self, tid: int, window_s: float, others_now: int, issue_since: datetime | None) -> float:
-        cfg = self.cfg
         end = self.now - timedelta(seconds=window_s)
         if issue_since is not None:  # an open issue is measured against the time before it began
             end = min(end, issue_since)
