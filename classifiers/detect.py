@@ -292,18 +292,29 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
         active = {i.topic_id: i for i in s.execute(select(Issue).where(Issue.status.in_(ACTIVE))).scalars()}
         start = now - timedelta(seconds=long_s)
         short_start = now - timedelta(seconds=cfg.window)
+        recent = Post.published_at > short_start
+        neg = Classification.sentiment == "negative"
+        has = Classification.sentiment.is_not(None)
         rows = s.execute(
-            select(Classification.topic_id, func.count(),
-                   func.sum(case((Post.published_at > short_start, 1), else_=0)))
+            select(Classification.topic_id, func.count(), func.sum(case((recent, 1), else_=0)),
+                   func.sum(case((neg, 1), else_=0)), func.sum(case((has, 1), else_=0)),
+                   func.sum(case((and_(recent, neg), 1), else_=0)), func.sum(case((and_(recent, has), 1), else_=0)))
             .join(Post, Post.id == Classification.post_id)
             .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.is_not(None))
             .group_by(Classification.topic_id)
         ).all()
-        counts = {t: (int(n), int(ns or 0)) for t, n, ns in rows}
+        counts = {int(t): (int(n), int(ns or 0)) for t, n, ns, *_ in rows}
         total_long = sum(n for n, _ in counts.values())
         total_short = sum(ns for _, ns in counts.values())
-        candidates = {t for t, (n, ns) in counts.items()
-                      if ns >= cfg.min_volume or n >= cfg.min_volume_long} | set(active)
+        prior_share = 1.0 / max(len(counts), 1)  # a typical topic's share while history is short
+
+        def _negative_enough(negs: Any, with_sentiment: Any) -> bool:
+            return bool(with_sentiment) and int(negs) / int(with_sentiment) >= cfg.min_negative_share
+
+        # the cheap tests in SQL first (volume and tone); only those topics are looked at closely
+        candidates = {int(t) for t, n, ns, nl, sl, nsh, ssh in rows
+                      if (ns >= cfg.min_volume and _negative_enough(nsh, ssh))
+                      or (n >= cfg.min_volume_long and _negative_enough(nl, sl))} | set(active)
         if candidates:
             posts = _window_posts(s, candidates, start, now)
             short = window_stats(posts, now, cfg.window, cfg.per_author_cap)
@@ -318,8 +329,8 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
                 elif issue is None and not may_emerge(short.get(tid), longw.get(tid), cfg):
                     continue  # fails the cheap tests: no baseline needed
                 else:
-                    exp_s = base.expected(tid, cfg.window, total_short - n_short, since)
-                    exp_l = base.expected(tid, long_s, total_long - n_long, since)
+                    exp_s = base.expected(tid, cfg.window, total_short - n_short, since, prior_share)
+                    exp_l = base.expected(tid, long_s, total_long - n_long, since, prior_share)
                     a = assess(short.get(tid), longw.get(tid), exp_s, exp_l, cfg)
                 if issue is not None:
                     _follow(s, settings, issue, a, states, now, result)
@@ -362,7 +373,8 @@ class _Baselines:
             self._key = (self.engine.url.render_as_string(hide_password=True), epoch)
         return self._key
 
-    def expected(self, tid: int, window_s: float, others_now: int, issue_since: datetime | None) -> float:
+    def expected(self, tid: int, window_s: float, others_now: int, issue_since: datetime | None,
+                 prior_share: float) -> float:
         end = self.now - timedelta(seconds=window_s)
         if issue_since is not None:  # an open issue is measured against the time before it began
             end = min(end, issue_since)
@@ -375,7 +387,7 @@ class _Baselines:
             hist = _BASE_CACHE[key] = self._history(tid, window_s, end, issue_since)
         topic_hist, total_hist, seasonal = hist
         return expected_volume(topic_hist=topic_hist, total_hist=total_hist, others_now=max(others_now, 0),
-                               seasonal=seasonal)
+                               seasonal=seasonal, prior_share=prior_share)
 
     def _counts(self, tid: int, start: datetime, end: datetime,
                 around: timedelta = timedelta(0)) -> tuple[int, int]:

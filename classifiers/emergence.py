@@ -119,11 +119,20 @@ def window_stats(posts: list[WindowPost], now: datetime, window_s: float,
     return out
 
 
+PRIOR_POSTS = 50.0  # pseudo-posts of history behind the prior share
+
+
 def expected_volume(*, topic_hist: int, total_hist: int, others_now: int,
-                    seasonal: list[int] | None = None) -> float:
-    """Expected posts of a topic in the window (see the module docstring)."""
+                    seasonal: list[int] | None = None, prior_share: float = 0.01) -> float:
+    """Expected posts of a topic in the window (see the module docstring).
+
+    ``prior_share`` is what a topic is assumed to weigh while there is little history
+    (e.g. 1 / the number of topics seen in the window): right after start-up every
+    steady topic is "new", and this keeps them from all looking like a rise.
+    """
     others_hist = max(total_hist - topic_hist, 0)
-    share = (topic_hist + 0.5) / (others_hist + 50.0)  # smoothed ratio topic : everything else
+    # smoothed ratio topic : everything else
+    share = (topic_hist + PRIOR_POSTS * prior_share) / (others_hist + PRIOR_POSTS)
     expected = share * others_now
     if seasonal:
         expected = max(expected, sum(seasonal) / len(seasonal))

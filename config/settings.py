@@ -153,7 +153,7 @@ class TopicSettings(_Section):
     keyword_weight: float = Field(0.6, ge=0, le=2)  # weight of the keyword overlap added to the centred cosine
     keywords_per_topic: int = Field(8, ge=1, le=50)  # keywords kept per topic label
     topic_ttl: Duration = 7 * 86400.0  # a topic (3+ posts) without new posts this long leaves the active set
-    singleton_ttl: Duration = 6 * 3600.0  # the same for topics of one or two posts
+    singleton_ttl: Duration = 24 * 3600.0  # the same for topics of one or two posts
     max_active_topics: int = Field(5000, ge=10)  # cap of topics compared against each post (oldest small ones leave first)
     batch_size: int = Field(2000, ge=1)  # posts grouped per transaction
 
