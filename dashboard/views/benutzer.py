@@ -14,7 +14,7 @@ ui.show_flash()
 table = data.users()
 ui.table(
     "users",
-    table,
+    table.assign(role=[auth.ROLE_DE.get(r, r) for r in table["role"]]),
     hide_index=True,
     column_config={
         "username": "Benutzername",
