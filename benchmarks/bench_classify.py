@@ -133,6 +133,8 @@ def main() -> None:
     ap.add_argument("--baseline-n", type=int, default=500)
     ap.add_argument("--cache-dir", type=Path, default=None, help="encoder cache (default: settings)")
     ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--cli", choices=("both", "float32", "int8"), default="both", help="CLI precisions to run")
+    ap.add_argument("--skip-inprocess", action="store_true", help="skip the in-process rows")
     ap.add_argument("--onnx", action="store_true", help="also try ONNX Runtime (float32 and int8; needs onnx)")
     args = ap.parse_args()
 
@@ -155,8 +157,10 @@ def main() -> None:
         in_path.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
                                    for i, t in enumerate(posts)), encoding="utf-8")
         if not args.skip_cli:
-            for label, quant in (("fruehwarn classify (int8, CLI end to end)", "true"),
-                                 ("fruehwarn classify (float32, CLI end to end)", "false")):
+            for label, quant in (("fruehwarn classify (float32, default; CLI end to end)", "false"),
+                                 ("fruehwarn classify (int8; CLI end to end)", "true")):
+                if args.cli != "both" and (quant == "true") != (args.cli == "int8"):
+                    continue
                 env = {**os.environ, "FRUEHWARN_MODEL__CACHE_DIR": str(cache), "FRUEHWARN_MODEL__QUANTIZE": quant,
                        "FRUEHWARN_DATA_DIR": str(Path(tmp) / "data")}
                 wall, peak = run_cli(in_path, Path(tmp) / "out.jsonl", env)
@@ -165,7 +169,7 @@ def main() -> None:
     # steady state in this process (the model is loaded once, then classify is timed)
     from classifiers.sentiment import DEFAULT_WEIGHTS, TransformerClassifier
 
-    for quant in (True, False):
+    for quant in () if args.skip_inprocess else (False, True):
         clf = TransformerClassifier(load_encoder(cache, max_tokens=settings.model.max_tokens), DEFAULT_WEIGHTS,
                                     quantize=quant, batch_size=settings.model.batch_size)
         clf.classify(posts[:64])
