@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from classifiers.evaluation.metrics import format_scores, score
-from classifiers.training.data import DataError, Example, germeval_split, read_germeval_xml, read_labelled, read_tsv
+from classifiers.training.data import (
+    DataError,
+    Example,
+    germeval_split,
+    read_germeval_xml,
+    read_labelled,
+    read_tsv,
+)
 
 XML = """<Documents>
  <Document id="http://twitter.com/a/statuses/1"><relevance>true</relevance><sentiment>negative</sentiment>
