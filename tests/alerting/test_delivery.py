@@ -78,7 +78,7 @@ def test_429_retry_after_is_honoured_and_resend_keeps_the_key(settings: Settings
     keys = [r["key"] for r in webhook.requests]
     assert len(keys) == 2 and keys[0] == keys[1] == row.idempotency_key
     body = webhook.accepted[row.idempotency_key]
-    assert "Abmelden mit einem Klick: http://127.0.0.1:8501/unsubscribe?token=" in body["text"]
+    assert "Abmelden mit einem Klick: http://127.0.0.1:8502/unsubscribe?token=" in body["text"]
     assert body["data"]["kind"] == "incident" and "Hallo Jana Müller" in body["text"]
     with session_scope(engine) as s:
         assert s.exec(select(Notice)).one().status == "done"
@@ -118,7 +118,7 @@ def test_permanent_failure_falls_back_to_next_channel(settings: Settings, engine
     assert len(smtp.messages) == 1 and smtp.messages[0]["Subject"].startswith("Störung bei Mobilfunk")
     html = smtp.messages[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "Mit einem Klick abmelden" in html
-    assert smtp.messages[0]["List-Unsubscribe"].startswith("<http://127.0.0.1:8501/unsubscribe?token=")
+    assert smtp.messages[0]["List-Unsubscribe"].startswith("<http://127.0.0.1:8502/unsubscribe?token=")
 
 
 def test_bad_address_with_no_fallback_is_dead(settings: Settings, engine: Engine, smtp: SmtpSink) -> None:
@@ -182,7 +182,7 @@ def test_sms_through_gateway_is_length_limited(settings: Settings, engine: Engin
     assert deliver_due(st, engine, "w1", now=T0).sent == 1
     req = webhook.requests[0]
     assert req["path"] == "/sms?to=+491512345678"
-    assert len(req["body"]["text"]) <= 160 and "Abmelden: http://127.0.0.1:8501/unsubscribe?token=" in req["body"]["text"]
+    assert len(req["body"]["text"]) <= 160 and "Abmelden: http://127.0.0.1:8502/unsubscribe?token=" in req["body"]["text"]
     assert req["body"]["text"].startswith("Uns ist eine Störung bei Mobilfunk in Hamburg bekannt")
 
 
