@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from classifiers.base import Classifier, Prediction
 from storage.models import Classification, Post
@@ -134,10 +134,10 @@ def classify_pending(settings: Any, engine: Engine, classifier: Classifier, limi
     batch = max(1, int(getattr(getattr(settings, "model", None), "batch_size", 64)))
     with Session(engine) as session:
         stmt = (select(Post.id, Post.text)
-                .outerjoin(Classification, Classification.post_id == Post.id)
-                .where(Classification.post_id.is_(None))  # type: ignore[union-attr]
-                .order_by(Post.published_at, Post.id).limit(limit))
-        pending = [(int(i), t or "") for i, t in session.exec(stmt).all()]
+                .outerjoin(Classification, col(Classification.post_id) == col(Post.id))
+                .where(col(Classification.post_id).is_(None))
+                .order_by(col(Post.published_at), col(Post.id)).limit(limit))
+        pending = [(int(i or 0), t or "") for i, t in session.exec(stmt).all()]
     written = 0
     step = max(batch, 256)
     for start in range(0, len(pending), step):
@@ -151,8 +151,7 @@ def classify_pending(settings: Any, engine: Engine, classifier: Classifier, limi
 def _write(engine: Engine, rows: list[Classification]) -> int:
     ids = [r.post_id for r in rows]
     with Session(engine) as session:
-        done = set(session.exec(select(Classification.post_id).where(
-            Classification.post_id.in_(ids))).all())  # type: ignore[attr-defined]
+        done = set(session.exec(select(Classification.post_id).where(col(Classification.post_id).in_(ids))).all())
         fresh = [r for r in rows if r.post_id not in done]
         session.add_all(fresh)
         try:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,7 +23,7 @@ def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None
     from classifiers.sentiment import load_classifier
 
     settings = ctx_of(ctx).settings
-    updates = {}
+    updates: dict[str, Any] = {}
     if weights is not None:
         updates["sentiment_weights"] = weights
     if quantize is not None:

@@ -64,7 +64,7 @@ def main() -> None:
     texts, labels = [t for t, _ in docs], [c for _, c in docs]
     counts = Counter(labels)
     print(f"{len(docs)} documents, {len(counts)} categories: {dict(counts.most_common())}")
-    settings = load_settings(**({"model": {"cache_dir": args.cache_dir}} if args.cache_dir else {}))
+    settings = load_settings(model={"cache_dir": args.cache_dir}) if args.cache_dir else load_settings()
     enc = load_encoder(settings.model_cache_dir, max_tokens=settings.model.max_tokens)
     tok = enc.tokenizer
     ids = tok.encode(texts)
