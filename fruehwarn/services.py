@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -13,17 +12,14 @@ from config import Settings
 
 def dashboard_env(settings: Settings) -> dict[str, str]:
     """Environment that points a dashboard process at the same settings and database."""
-    env = dict(os.environ)
+    from dashboard.launch import environment
+
+    env = environment(settings)
     env.update({
-        "FRUEHWARN_DATABASE_URL": settings.db_url,
-        "FRUEHWARN_DATA_DIR": str(settings.data_dir.resolve()),
         "FRUEHWARN_SECRET_KEY": settings.secret_key.get_secret_value(),
         "FRUEHWARN_DASHBOARD__PORT": str(settings.dashboard.port),
         "FRUEHWARN_DASHBOARD__HOST": settings.dashboard.host,
-        "STREAMLIT_SERVER_HEADLESS": "true",
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     })
-    env.pop("FRUEHWARN_CONFIG", None)  # the values above are what counts; a demo has no file
     return env
 
 

@@ -11,7 +11,16 @@ from typer.testing import CliRunner
 from config import Settings, load_settings
 from fruehwarn.cli import app
 from fruehwarn.ops import doctor, metrics_registry, start_metrics_server
-from storage.models import AuditLog, Classification, Delivery, Post, Source, Subscriber, SubscriberChannel, utcnow
+from storage.models import (
+    AuditLog,
+    Classification,
+    Delivery,
+    Post,
+    Source,
+    Subscriber,
+    SubscriberChannel,
+    utcnow,
+)
 
 runner = CliRunner()
 
