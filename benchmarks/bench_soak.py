@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -125,6 +126,7 @@ def main() -> int:
         return run(args, stream, db_url, port, tmp)
     finally:
         receiver.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
         if not args.keep:
             drop_database(args.database_url, db_url)
         else:
