@@ -168,8 +168,14 @@ def dashboard(ctx: typer.Context) -> None:
 
 
 def _stages_or_fail(settings: Settings) -> Stages:
-    from fruehwarn.scheduler import default_stages
+    from fruehwarn.scheduler import Stages, default_stages
 
+    if settings.tasks.engine == "procrastinate":  # the workers run the stages; no model here
+
+        def on_workers(*_args: object) -> None:
+            raise RuntimeError("with tasks.engine=procrastinate the stages run on `fruehwarn worker`")
+
+        return Stages(on_workers, on_workers, on_workers, on_workers, on_workers, on_workers)  # type: ignore[arg-type]
     try:
         return default_stages(settings)
     except (ImportError, OSError, RuntimeError) as exc:
