@@ -42,9 +42,8 @@ def register(app: typer.Typer) -> None:
             "--keep-db", help="Keep the replay database in this directory (default: a temporary one).")] = None,
     ) -> None:
         """Replay timestamped posts through classification, topics and detection; no alert leaves the machine."""
-        from config import parse_duration
-
         from classifiers.replay import ReplayInputError, read_posts, replay
+        from config import parse_duration
 
         c = ctx_of(ctx)
         settings = c.settings
