@@ -110,7 +110,7 @@ def demo_settings(base: Settings, world: DemoWorld, smtp: SmtpSink, *, manual_ap
     alerting = data["alerting"]
     alerting.update({
         "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_user": None, "smtp_password": None,
-        "public_base_url": f"http://{base.ops.public_host}:{base.ops.public_port}",
+        **({"public_base_url": f"http://{base.ops.public_host}:{base.ops.public_port}"} if base.ops.public_port else {}),
         "auto_approve_min_severity": None if manual_approval else 0.0,
         "team_channels": [
             {"name": "Team-Webhook (Mattermost-kompatibel)", "url": f"json://127.0.0.1:{world.server.server_address[1]}/hooks/team"},  # type: ignore[union-attr]
