@@ -460,6 +460,10 @@ def _raise(s: Session, settings: Settings, tid: int, a: Assessment, states: dict
                             Issue.resolved_at >= now - timedelta(seconds=cfg.cooldown))
         .order_by(Issue.resolved_at.desc())
     ).scalars().first()
+    if recent is not None and a.stats.window_s > cfg.window:
+        # only the long window still fires: that is the resolved wave itself, not a new flare
+        # (re-opening on it would flap: resolved on the short window, re-opened on the long one)
+        return
     if recent is not None:
         issue = recent
         issue.status, issue.resolved_at, issue.resolved_by = "open", None, None

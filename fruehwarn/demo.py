@@ -35,7 +35,7 @@ DEMO_PASSWORD = "nordnetz-demo"
 # how the demo tunes the pipeline for a story told in minutes instead of hours
 DEMO_OVERRIDES: dict[str, Any] = {
     "scheduler": {"classify_interval": 3, "detect_interval": 5, "deliver_interval": 2},
-    "emergence": {"window": "3m", "long_window": "15m", "min_volume": 8, "resolve_after": "1m",
+    "emergence": {"window": "3m", "long_window": "6m", "min_volume": 8, "resolve_after": "1m",
                   "cooldown": "10m", "flap_suppression": "2m"},
     "crawl": {"autothrottle": False, "download_delay": None, "max_pages": 10},
 }

@@ -210,3 +210,24 @@ def test_demo_storyline_on_the_wall_clock_is_raised_within_two_minutes(tmp_path,
             raised_at = now
             break
     assert raised_at is not None and raised_at <= start + timedelta(minutes=2)
+
+
+def test_resolved_wave_does_not_reopen_on_the_long_window(tmp_path, engine) -> None:
+    """Resolution follows the short window; the long window still holding the same wave must
+    not re-open the issue at the next pass (that would flap resolved/open every few minutes)."""
+    from config import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "d", database_url=str(engine.url), model={"encoder": "fake"},
+                             emergence={"resolve_after": "10m", "flap_suppression": "10m", "cooldown": "2h"})
+    _chatter(engine, T0 - timedelta(hours=1))
+    _outage(engine, T0, 14, minutes=10)
+    assert len(_run(settings, engine, T0 + timedelta(minutes=11)).opened) == 1
+    resolved, reopened = [], []
+    t = T0 + timedelta(minutes=11)
+    while t < T0 + timedelta(hours=2, minutes=30):  # the wave stays inside the 3 h long window
+        t += timedelta(minutes=5)
+        res = _run(settings, engine, t)
+        resolved += res.resolved
+        reopened += res.reopened
+    assert len(resolved) == 1 and reopened == []
+    assert _issues(engine)[0].status == "resolved"
