@@ -300,7 +300,8 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
                    func.sum(case((neg, 1), else_=0)), func.sum(case((has, 1), else_=0)),
                    func.sum(case((and_(recent, neg), 1), else_=0)), func.sum(case((and_(recent, has), 1), else_=0)))
             .join(Post, Post.id == Classification.post_id)
-            .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.is_not(None))
+            .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.is_not(None),
+                   Post.duplicate_of.is_(None))  # a cross-post is one voice, counted once
             .group_by(Classification.topic_id)
         ).all()
         counts = {int(t): (int(n), int(ns or 0)) for t, n, ns, *_ in rows}
@@ -349,7 +350,8 @@ def _window_posts(s: Session, topics: set[int], start: datetime, now: datetime) 
         select(Post.id, Classification.topic_id, Post.source_id, Post.author_hash, Classification.sentiment,
                Post.published_at)
         .join(Classification, Classification.post_id == Post.id)
-        .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.in_(topics))
+        .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.in_(topics),
+               Post.duplicate_of.is_(None))
     ).all()
     return [WindowPost(pid, tid, src, author or f"post:{pid}", sent, at) for pid, tid, src, author, sent, at in rows]
 

@@ -231,3 +231,23 @@ def test_resolved_wave_does_not_reopen_on_the_long_window(tmp_path, engine) -> N
         reopened += res.reopened
     assert len(resolved) == 1 and reopened == []
     assert _issues(engine)[0].status == "resolved"
+
+
+def test_cross_posts_count_once(tmp_path, engine) -> None:
+    """Six complaints, each cross-posted once more (duplicate_of set by the crawler): six voices,
+    below min_volume 8, so nothing is raised; with six more originals it is."""
+    from sqlalchemy import update
+
+    from config import load_settings
+    from storage.models import Post
+
+    settings = load_settings(data_dir=tmp_path / "d", database_url=str(engine.url), model={"encoder": "fake"})
+    _chatter(engine, T0 - timedelta(hours=1))
+    originals = _outage(engine, T0, 6, minutes=6)
+    copies = _outage(engine, T0 + timedelta(seconds=20), 6, minutes=6, prefix="x")
+    with session_scope(engine) as s:
+        for orig, copy in zip(originals, copies, strict=True):
+            s.execute(update(Post).where(Post.id == copy).values(duplicate_of=orig))
+    assert _run(settings, engine, T0 + timedelta(minutes=7)).opened == []
+    _outage(engine, T0 + timedelta(minutes=7), 6, minutes=2, prefix="n")
+    assert len(_run(settings, engine, T0 + timedelta(minutes=10)).opened) == 1
