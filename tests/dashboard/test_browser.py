@@ -9,7 +9,6 @@ finds the emerging issue, approves its notice and saves a screenshot of each pag
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -24,28 +23,16 @@ from config import Settings
 from dashboard.launch import command, environment
 from storage.db import session_scope
 from storage.models import AuditLog, Notice
+from tests.browser_support import ARGS, CHROMIUM, free_port, require_chromium
 from tests.dashboard.seed import MD_TRICK, PASSWORD, XSS_TEXT
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(settings: Settings, world: dict[str, Any], tmp_path: Path) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing in CI: install Debian's chromium (apt-get install -y chromium)")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); CI runs this test")
-    settings.dashboard.host, settings.dashboard.port = "127.0.0.1", _free_port()
+    require_chromium()
+    settings.dashboard.host, settings.dashboard.port = "127.0.0.1", free_port()
     log = (tmp_path / "streamlit.log").open("wb")
     proc = subprocess.Popen(command(settings), env=environment(settings), stdout=log, stderr=subprocess.STDOUT,
                             cwd=tmp_path)

@@ -6,7 +6,6 @@ Screenshots of each page go to $DASHBOARD_SCREENSHOTS (else the test's tmp dir).
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -18,29 +17,17 @@ from fruehwarn.demo import DEMO_PASSWORD, DEMO_USER, start_demo
 from fruehwarn.scheduler import Pipeline, default_stages
 from storage.db import session_scope
 from storage.models import Delivery, Issue, Notice
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+from tests.browser_support import ARGS, CHROMIUM, free_port, require_chromium
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_demo_issue_found_and_notice_approved_in_chromium(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing in CI: install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} not installed; CI runs this test")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     base = load_settings(data_dir=tmp_path / "data", model={"encoder": "fake"})
-    demo = start_demo(base, manual_approval=True, head_start=120, dashboard_port=_free_port())
+    demo = start_demo(base, manual_approval=True, head_start=120, dashboard_port=free_port())
     shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
     try:
