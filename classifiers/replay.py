@@ -96,24 +96,24 @@ class ReplaySummary:
     def lines(self) -> list[str]:
         """The summary as printed by the CLI."""
         n = len(self.issues)
-        out = [f"{self.posts} Beiträge, {self.ticks} Takte, {n} {'Meldung' if n == 1 else 'Meldungen'} erhoben"]
+        out = [f"{self.posts} posts, {self.ticks} ticks, {n} {'issue' if n == 1 else 'issues'} raised"]
         for issue in self.issues:
-            out.append(f"  Meldung #{issue['issue_id']}: {issue['label'] or '(ohne Label)'}; "
-                       f"{', '.join(issue['keywords'][:5])}; Schwere {issue['severity']:.0f}; "
-                       f"erkannt {issue['first_detected_at']}; {len(issue['post_ids'])} Beiträge")
+            out.append(f"  issue #{issue['issue_id']}: {issue['label'] or '(no label)'}; "
+                       f"{', '.join(issue['keywords'][:5])}; severity {issue['severity']:.0f}; "
+                       f"detected {issue['first_detected_at']}; {len(issue['post_ids'])} posts")
         for inc in self.incidents.values():
             if inc.detected_at is None:
-                out.append(f"  Vorfall {inc.label}: VERPASST ({inc.posts} Beiträge)")
+                out.append(f"  incident {inc.label}: MISSED ({inc.posts} posts)")
             else:
                 tenth = f"{inc.delay_tenth_s / 60:.1f} min" if inc.delay_tenth_s is not None else "-"
-                out.append(f"  Vorfall {inc.label}: erkannt {inc.delay_first_s / 60:.1f} min nach dem 1. "
-                           f"und {tenth} nach dem 10. Beitrag")
-        out.append(f"verpasste Vorfälle: {len(self.missed)}"
+                out.append(f"  incident {inc.label}: detected {inc.delay_first_s / 60:.1f} min after its 1st "
+                           f"and {tenth} after its 10th post")
+        out.append(f"missed incidents: {len(self.missed)}"
                    + (f" ({', '.join(self.missed)})" if self.missed else ""))
-        out.append(f"Fehlalarme: {len(self.false_alarms)}"
-                   + (f" (Meldungen {', '.join(map(str, self.false_alarms))})" if self.false_alarms else ""))
-        out.append(f"Gruppierung + Erkennung: {self.grouping_detection_posts_per_s:,.0f} Beiträge/s "
-                   f"(Klassifikation {self.seconds.get('classify', 0):.1f} s extra)")
+        out.append(f"false alarms: {len(self.false_alarms)}"
+                   + (f" (issues {', '.join(map(str, self.false_alarms))})" if self.false_alarms else ""))
+        out.append(f"grouping + detection: {self.grouping_detection_posts_per_s:,.0f} posts/s "
+                   f"(classification {self.seconds.get('classify', 0):.1f} s on top)")
         return out
 
 

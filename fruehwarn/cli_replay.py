@@ -67,4 +67,4 @@ def register(app: typer.Typer) -> None:
                 fail(str(exc), EXIT_USAGE)
         for line in summary.lines():
             typer.echo(line)
-        typer.echo(f"Bericht: {report}")
+        typer.echo(f"report: {report}")

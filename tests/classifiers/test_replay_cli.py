@@ -74,8 +74,8 @@ def test_replay_command_writes_the_report_and_prints_a_summary(tmp_path: Path) -
     assert set(issue["post_ids"]) <= {p["id"] for p in GOOD} and len(issue["post_ids"]) >= 10
     assert issue["first_detected_at"].startswith("2026-03-02T14:")
     assert 0 < issue["severity"] <= 100
-    assert "1 Meldung erhoben" in result.output and "Vorfall stoerung: erkannt" in result.output
-    assert "nach dem 10. Beitrag" in result.output and "Fehlalarme: 0" in result.output
+    assert "1 issue raised" in result.output and "incident stoerung: detected" in result.output
+    assert "after its 10th post" in result.output and "false alarms: 0" in result.output
     assert not (tmp_path / "d" / "fruehwarn.db").exists()  # the replay used its own throw-away database
 
 
