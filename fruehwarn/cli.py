@@ -214,10 +214,9 @@ for _area in (cli_crawl, cli_model, cli_replay, cli_notify, cli_user, cli_ops, c
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    for noisy in ("alembic", "scrapy", "httpx", "filelock", "mail.log"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # "skipped: maximum number of running instances reached" is the no-overlap rule working
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    from fruehwarn.ops import quiet_libraries
+
+    quiet_libraries()
     try:
         app(standalone_mode=True)
     except UserError as exc:

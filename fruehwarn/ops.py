@@ -102,7 +102,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+# Libraries whose INFO lines are noise or carry personal data: httpx logs every request URL
+# (a subscriber's webhook URL or token), aiosmtpd's mail.log logs recipients.
+QUIET_LOGGERS = ("alembic", "scrapy", "httpx", "httpcore", "filelock", "mail.log")
+
+
+def quiet_libraries() -> None:
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached" is the no-overlap rule working
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
 def configure_logging(settings: Settings) -> None:
+    quiet_libraries()
     root = logging.getLogger()
     root.setLevel(settings.log_level)
     if settings.ops.log_format == "json":

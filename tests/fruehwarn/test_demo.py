@@ -4,6 +4,7 @@ head start so the outage has already been posted."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlmodel import select
 from config import load_settings
 from fruehwarn.demo import start_demo
 from fruehwarn.demo_story import INCIDENT
+from fruehwarn.ops import configure_logging
 from fruehwarn.scheduler import Pipeline, default_stages
 from storage.db import session_scope
 from storage.models import Issue, IssuePost, Notice, Post
@@ -26,7 +28,9 @@ def demo(tmp_path: Path):  # noqa: ANN201
     run.stop()
 
 
-def test_outage_becomes_issue_and_notices_land_in_sinks(demo) -> None:  # noqa: ANN001
+def test_outage_becomes_issue_and_notices_land_in_sinks(demo, caplog) -> None:  # noqa: ANN001
+    configure_logging(demo.settings)  # as every fruehwarn command does
+    caplog.set_level(logging.DEBUG)
     pipeline = Pipeline(demo.settings, demo.engine, default_stages(demo.settings))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -57,3 +61,11 @@ def test_outage_becomes_issue_and_notices_land_in_sinks(demo) -> None:  # noqa: 
     customer = [h for h in hooks if h["hook"] == "kunden"]
     assert customer, "no customer notice reached the subscriber's webhook"
     assert len({h["idempotency_key"] for h in customer}) == len(customer), "a notice was delivered twice"
+
+    # no personal data in the logs: no subscriber address, phone number or author handle
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records, "nothing was logged at all: the check below would prove nothing"
+    secrets = ["jana.petersen@kunden.example", "sophie.wagner@kunden.example", "+4915100000001", "/hooks/kunden"]
+    secrets += sorted({p.author for p in demo.world.story})
+    leaked = [x for x in secrets if x in logged]
+    assert not leaked, f"personal data in the logs: {leaked}"
