@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from storage.db import make_engine, session_scope, upgrade  # noqa: E402
+from storage.db import create_scratch_database, make_engine, session_scope, upgrade  # noqa: E402
 from storage.models import Issue, Notice, Source, Topic, utcnow  # noqa: E402
 from storage.users import create_user  # noqa: E402
 
@@ -194,15 +193,6 @@ def time_render(url: str, data_dir: str) -> tuple[float, float, float]:
     return first, statistics.median(cold), statistics.median(warm)
 
 
-def _pg_database(admin_url: str) -> str:
-    name = "fw_bench_" + uuid.uuid4().hex[:8]
-    admin = make_engine(admin_url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
 def _db_size(url: str) -> str:
     if url.startswith("sqlite"):
         return f"{Path(url.split(':///', 1)[1]).stat().st_size / 2**20:.0f} MiB"
@@ -224,7 +214,7 @@ def main() -> None:
     backends = [("SQLite", f"sqlite:///{folder / 'bench.db'}")]
     pg = os.environ.get("FRUEHWARN_BENCH_POSTGRES_URL")
     if pg:
-        backends.append(("PostgreSQL", _pg_database(pg)))
+        backends.append(("PostgreSQL", create_scratch_database(pg, "fw_bench_")))
     else:
         print("(PostgreSQL skipped: set FRUEHWARN_BENCH_POSTGRES_URL to include it)")
     results = []

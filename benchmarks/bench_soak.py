@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,7 +54,7 @@ from classifiers.detect import detect, group_pending  # noqa: E402
 from classifiers.fake import FakeClassifier  # noqa: E402
 from classifiers.pipeline import classify_pending  # noqa: E402
 from config import load_settings  # noqa: E402
-from storage.db import init_db, make_engine, session_scope  # noqa: E402
+from storage.db import create_scratch_database, init_db, make_engine, session_scope  # noqa: E402
 from storage.models import Alert, Classification, Delivery, Issue, Notice, Post, Source  # noqa: E402
 from tests.alerting.servers import free_port, serve_forever  # noqa: E402
 
@@ -76,15 +75,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def fresh_database(url: str) -> str:
-    name = "fw_soak_" + uuid.uuid4().hex[:10]
-    admin = make_engine(url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def drop_database(url: str, db_url: str) -> None:
@@ -117,7 +107,7 @@ def main() -> int:
         return 2
 
     stream = build_stream(args.posts, args.days)
-    db_url = fresh_database(args.database_url)
+    db_url = create_scratch_database(args.database_url, "fw_soak_")
     port = free_port()
     receiver = mp.get_context("spawn").Process(target=serve_forever, args=(port, args.fail_rate), daemon=True)
     receiver.start()

@@ -147,3 +147,20 @@ def ping(engine: Engine) -> None:
     """Raise if the database cannot be reached."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def create_scratch_database(admin_url: str, prefix: str = "fw_") -> str:
+    """Create a fresh, empty PostgreSQL database beside ``admin_url``'s; return its URL.
+
+    For tests and benchmarks that need a database of their own on a shared server.
+    """
+    import uuid
+
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    admin = make_engine(admin_url)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name

@@ -7,16 +7,14 @@ against PostgreSQL as well: every test using ``engine`` then runs once per backe
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from config import Settings, load_settings
-from storage.db import make_engine, upgrade
+from storage.db import create_scratch_database, make_engine, upgrade
 
 PG_URL = os.environ.get("FRUEHWARN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -31,12 +29,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _fresh_pg_database() -> str:
     assert PG_URL
-    name = "fw_" + uuid.uuid4().hex[:12]
-    admin = make_engine(PG_URL)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_URL.rsplit("/", 1)[0] + "/" + name
+    return create_scratch_database(PG_URL)
 
 
 @pytest.fixture(params=BACKENDS)
