@@ -34,6 +34,19 @@ def fmt_time(value: datetime | None) -> str:
     return value.strftime("%d.%m.%Y %H:%M UTC") if value else "–"
 
 
+def run_action(fn: Any, user: Any, *args: Any, ok: str) -> None:
+    """Run a dashboard action, flash its outcome (German) and rerun the page."""
+    from dashboard.actions import ActionError
+
+    try:
+        fn(user, *args)
+    except ActionError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(ok)
+    st.rerun()
+
+
 def flash(message: str, kind: str = "success") -> None:
     """Remember a message to show after the next rerun."""
     st.session_state["fw_flash"] = (kind, message)

@@ -72,13 +72,8 @@ with deliveries_tab:
                 format_func=lambda i: f"Zustellung {i}",
             )
             if st.form_submit_button("Erneut versuchen", key="retry_btn"):
-                try:
-                    actions.retry_dead_delivery(user, int(chosen))
-                except actions.ActionError as exc:
-                    ui.flash(str(exc), "error")
-                else:
-                    ui.flash(f"Zustellung {chosen} wird erneut versucht.")
-                st.rerun()
+                ui.run_action(actions.retry_dead_delivery, user, int(chosen),
+                              ok=f"Zustellung {chosen} wird erneut versucht.")
     st.markdown("**Wiederholte Zustellversuche**")
     ui.table("retries", data.deliveries(retried_only=True), hide_index=True)
     st.markdown("**Alle Zustellungen**")

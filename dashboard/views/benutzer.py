@@ -26,16 +26,6 @@ ui.table(
 )
 
 
-def _do(fn, *args, ok: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        fn(user, *args)
-    except actions.ActionError as exc:
-        ui.flash(str(exc), "error")
-    else:
-        ui.flash(ok)
-    st.rerun()
-
-
 left, right = st.columns(2)
 with left, st.form("add_user", clear_on_submit=True):
     st.markdown("**Benutzer anlegen**")
@@ -43,7 +33,7 @@ with left, st.form("add_user", clear_on_submit=True):
     password = st.text_input("Passwort (mindestens 8 Zeichen)", type="password", key="new_password")
     role = st.selectbox("Rolle", ROLES, key="new_role", format_func=lambda r: auth.ROLE_DE.get(r, r))
     if st.form_submit_button("Anlegen", key="add_user_btn"):
-        _do(actions.add_user, name, password, role, ok=f"Benutzer {name} angelegt.")
+        ui.run_action(actions.add_user, user, name, password, role, ok=f"Benutzer {name} angelegt.")
 with right, st.form("change_user"):
     st.markdown("**Benutzer ändern**")
     target = st.selectbox("Benutzer", list(table["username"]), key="target_user")
@@ -52,8 +42,8 @@ with right, st.form("change_user"):
     )
     c1, c2, c3 = st.columns(3)
     if c1.form_submit_button("Rolle setzen", key="set_role_btn"):
-        _do(actions.set_user_role, target, new_role, ok=f"Rolle von {target} geändert.")
+        ui.run_action(actions.set_user_role, user, target, new_role, ok=f"Rolle von {target} geändert.")
     if c2.form_submit_button("Sperren", key="lock_btn"):
-        _do(actions.set_user_disabled, target, True, ok=f"{target} gesperrt.")
+        ui.run_action(actions.set_user_disabled, user, target, True, ok=f"{target} gesperrt.")
     if c3.form_submit_button("Entsperren", key="unlock_btn"):
-        _do(actions.set_user_disabled, target, False, ok=f"{target} entsperrt.")
+        ui.run_action(actions.set_user_disabled, user, target, False, ok=f"{target} entsperrt.")

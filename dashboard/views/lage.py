@@ -12,16 +12,6 @@ cfg = data.settings()
 SILENCE_CHOICES = {"1 Stunde": 1, "4 Stunden": 4, "12 Stunden": 12, "24 Stunden": 24, "7 Tage": 168}
 
 
-def _act(fn, *args, ok: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        fn(user, *args)
-    except actions.ActionError as exc:
-        ui.flash(str(exc), "error")
-    else:
-        ui.flash(ok)
-    st.rerun()
-
-
 def _notice(issue_id: int) -> None:
     notices = data.notices_for_issue(issue_id)
     if not notices:
@@ -53,9 +43,9 @@ def _notice(issue_id: int) -> None:
             ui.flash(f"Hinweis {n['id']} gespeichert.")
             st.rerun()
     if approve:
-        _act(actions.approve_notice, n["id"], ok=f"Hinweis {n['id']} freigegeben; er wird jetzt versendet.")
+        ui.run_action(actions.approve_notice, user, n["id"], ok=f"Hinweis {n['id']} freigegeben; er wird jetzt versendet.")
     if reject:
-        _act(actions.reject_notice, n["id"], ok=f"Hinweis {n['id']} abgelehnt.")
+        ui.run_action(actions.reject_notice, user, n["id"], ok=f"Hinweis {n['id']} abgelehnt.")
 
 
 def _issue(issue: dict) -> None:  # type: ignore[type-arg]
@@ -109,15 +99,16 @@ def _issue(issue: dict) -> None:  # type: ignore[type-arg]
             st.markdown("**Aktionen**")
             b1, b2 = st.columns(2)
             if issue["status"] == "open" and b1.button("Bestätigen", key=f"ack_{iid}"):
-                _act(actions.acknowledge_issue, iid, ok=f"Vorfall {iid} bestätigt.")
+                ui.run_action(actions.acknowledge_issue, user, iid, ok=f"Vorfall {iid} bestätigt.")
             if b2.button("Erledigt", key=f"resolve_{iid}"):
-                _act(actions.resolve_issue, iid, ok=f"Vorfall {iid} als erledigt markiert.")
+                ui.run_action(actions.resolve_issue, user, iid, ok=f"Vorfall {iid} als erledigt markiert.")
             with st.form(f"silence_{iid}"):
                 choice = st.selectbox("Stummschalten für", list(SILENCE_CHOICES), key=f"silence_len_{iid}")
                 reason = st.text_input("Grund", key=f"silence_reason_{iid}")
                 if st.form_submit_button("Stummschalten", key=f"silence_btn_{iid}"):
-                    _act(
+                    ui.run_action(
                         actions.silence_issue,
+                        user,
                         iid,
                         SILENCE_CHOICES[choice],
                         reason,

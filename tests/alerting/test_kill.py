@@ -35,19 +35,24 @@ def _worker(settings: Settings, worker_id: str) -> subprocess.Popen[str]:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+def _approved_notice_queued(settings: Settings, engine: Engine, receiver: WebhookReceiver) -> None:
+    """N webhook subscribers, an issue, its notice approved by a person and queued."""
+    with session_scope(engine) as s:
+        for i in range(N):
+            add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", receiver.url(f"/k{i}"))],
+                           products=["Mobilfunk"], confirmed=True)
+    make_issue(engine)
+    process(settings, engine)
+    with session_scope(engine) as s:
+        n = s.exec(select(Notice)).one()
+        n.status, n.approved_by = "approved", "agentin"
+        s.add(n)
+    process(settings, engine)
+
+
 def test_sigkill_mid_delivery_loses_and_duplicates_nothing(settings: Settings, engine: Engine) -> None:
     with WebhookReceiver(stall_on=25, stall_seconds=5) as receiver:
-        with session_scope(engine) as s:
-            for i in range(N):
-                add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", receiver.url(f"/k{i}"))],
-                               products=["Mobilfunk"], confirmed=True)
-        make_issue(engine)
-        process(settings, engine)
-        with session_scope(engine) as s:
-            n = s.exec(select(Notice)).one()
-            n.status, n.approved_by = "approved", "agentin"
-            s.add(n)
-        process(settings, engine)
+        _approved_notice_queued(settings, engine, receiver)
         with session_scope(engine) as s:
             keys = {d.idempotency_key for d in s.exec(select(Delivery).where(Delivery.notice_id.is_not(None))).all()}  # type: ignore[union-attr]
         assert len(keys) == N
@@ -88,17 +93,7 @@ def test_two_workers_at_once_send_each_notice_once(settings: Settings, engine: E
     from alerting.delivery import DeliveryStats, deliver_due
 
     with WebhookReceiver() as receiver:
-        with session_scope(engine) as s:
-            for i in range(N):
-                add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", receiver.url(f"/k{i}"))],
-                               products=["Mobilfunk"], confirmed=True)
-        make_issue(engine)
-        process(settings, engine)
-        with session_scope(engine) as s:
-            n = s.exec(select(Notice)).one()
-            n.status, n.approved_by = "approved", "agentin"
-            s.add(n)
-        process(settings, engine)
+        _approved_notice_queued(settings, engine, receiver)
         totals = [DeliveryStats(), DeliveryStats()]
         start = threading.Barrier(2)
 
