@@ -8,6 +8,14 @@ on indexed columns (``post.published_at``, ``issue_post``, ``delivery``); only s
 reach pandas. Writes live in ``dashboard/actions.py``. Times are naive UTC.
 """
 
+from dashboard.data.benachrichtigungen import (
+    alerts,
+    audit_entity_types,
+    audit_trail,
+    deliveries,
+    delivery_counts,
+    notices,
+)
 from dashboard.data.core import (
     ALERT_DE,
     DELIVERY_DE,
@@ -32,23 +40,15 @@ from dashboard.data.lage import (
     sample_posts,
     volume_by_hour,
 )
+from dashboard.data.quellen import (
+    crawl_errors,
+    source_health,
+)
 from dashboard.data.themen import (
     languages,
     source_names,
     topic_daily,
     topics,
-)
-from dashboard.data.benachrichtigungen import (
-    alerts,
-    audit_entity_types,
-    audit_trail,
-    deliveries,
-    delivery_counts,
-    notices,
-)
-from dashboard.data.quellen import (
-    crawl_errors,
-    source_health,
 )
 
 __all__ = [
