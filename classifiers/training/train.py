@@ -28,7 +28,7 @@ import numpy as np
 from classifiers.base import LABELS
 from classifiers.encoder import Encoder
 from classifiers.evaluation.metrics import Scores, score
-from classifiers.sentiment import SentimentNet, save_weights
+from classifiers.sentiment import SentimentNet, save_weights, truncate_layers
 from classifiers.training.data import Example, germeval_split, read_labelled
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class TrainConfig:
     warmup: float = 0.06  # share of steps with linear warm-up
     weight_decay: float = 0.01  # AdamW
     first_trained_layer: int = 4  # layers below stay frozen (and are not shipped)
+    layers: int = 0  # keep only the lowest N encoder layers (smaller, faster model); 0: all 12
+    class_weight: float = 0.0  # loss weight per class = (N / (3 * n_class)) ** this; 0: none, 0.5: sqrt, 1: balanced
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
     eval_every: int = 150  # steps between validation runs / checkpoints
     threads: int = 0  # torch threads (0: all cores)
@@ -114,7 +116,7 @@ def evaluate_sets(net: Any, tokenizer: Any, sets: dict[str, list[Example]]) -> d
 
 def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets: dict[str, list[Example]],
           out: Path, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fine-tune and write the best checkpoint (by mean validation micro-F1) to ``out``."""
+    """Fine-tune and write the best checkpoint (by mean validation (micro-F1 + macro-F1) / 2) to ``out``."""
     import torch
     from tqdm import tqdm
 
@@ -130,8 +132,9 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
         train_set = rng.sample(train_set, min(cfg.limit, len(train_set)))
     tok = encoder.tokenizer
     tok.tok.enable_truncation(cfg.max_tokens)
+    truncate_layers(encoder.model, cfg.layers)
     net = SentimentNet(encoder.model)
-    n_layers = encoder.model.config.num_hidden_layers
+    n_layers = len(encoder.model.encoder.layer)
     first = min(max(cfg.first_trained_layer, 0), n_layers)
     for name, p in net.named_parameters():
         p.requires_grad = name.startswith("head.") or (
@@ -150,13 +153,18 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
     warm = max(1, int(total * cfg.warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
-    loss_fn = torch.nn.CrossEntropyLoss()
+    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
+    weights = (len(labels) / (len(LABELS) * np.maximum(counts, 1.0))) ** cfg.class_weight
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    if cfg.class_weight:
+        echo("class weights " + ", ".join(f"{lab} {w:.2f}" for lab, w in zip(LABELS, weights, strict=True)))
     best: dict[str, Any] = {"metric": -1.0}
     history = []
 
     def checkpoint(step: int) -> None:
         scores = evaluate_sets(net, tok, val_sets) if val_sets else {}
-        metric = float(np.mean([s.micro_f1 for s in scores.values()])) if scores else float(step)
+        # selection: mean over the validation sets of (micro-F1 + macro-F1) / 2 -- rare classes count
+        metric = float(np.mean([(s.micro_f1 + s.macro_f1) / 2 for s in scores.values()])) if scores else float(step)
         line = "; ".join(f"{n}: micro-F1 {s.micro_f1:.3f} macro-F1 {s.macro_f1:.3f}" for n, s in scores.items())
         echo(f"step {step}/{total}: {line or 'no validation data'}")
         history.append({"step": step, **{n: asdict(s) for n, s in scores.items()}})
@@ -192,5 +200,5 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
                 break
     bar.close()
     echo(f"done in {time.monotonic() - started:.0f} s; best step {best.get('step')} "
-         f"(mean validation micro-F1 {best['metric']:.3f})")
+         f"(mean validation (micro-F1 + macro-F1) / 2 {best['metric']:.3f})")
     return best

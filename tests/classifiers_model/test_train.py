@@ -90,3 +90,33 @@ def test_weights_that_do_not_fit_are_refused(tiny_cache: Path, tmp_path: Path) -
     save_file({"head.weight": torch.zeros(3, 99), "head.bias": torch.zeros(3)}, str(bad))
     with pytest.raises(EncoderError, match="does not fit"):
         load_weights(net, bad)
+
+
+def test_a_truncated_model_ships_its_layer_count_and_loads_truncated(tiny_cache: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
+                      eval_every=1000)
+    out = tmp_path / "w1.safetensors"
+    best = train(load_encoder(tiny_cache, build=False), cfg, _examples(96, 0), {"val": _examples(30, 1)}, out,
+                 echo=lambda _: None)
+    assert best["scores"]["val"]["micro_f1"] >= 0.9
+    with safe_open(str(out), framework="pt") as fh:
+        assert fh.metadata()["num_layers"] == "1"
+        assert not any(k.startswith("bert.encoder.layer.1.") for k in fh.keys())
+    enc = load_encoder(tiny_cache, build=False)
+    assert len(enc.model.encoder.layer) == 2
+    clf = TransformerClassifier(enc, out, quantize=False, threads=1)
+    assert len(clf.net.bert.encoder.layer) == 1 and clf.net.bert.config.num_hidden_layers == 1
+    assert clf.net.bert.embeddings.word_embeddings.weight.dtype == torch.float16  # half the memory
+    assert [p.sentiment for p in clf.classify(["gut toll die", "schlecht kaputt", "zug bahn heute"])] == [
+        "positive", "negative", "neutral"]
+
+
+def test_weights_for_a_deeper_encoder_are_refused(tiny_cache: Path, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    deep = tmp_path / "deep.safetensors"
+    save_file({"head.weight": torch.zeros(3, 32), "head.bias": torch.zeros(3)}, str(deep),
+              metadata={"labels": "negative,neutral,positive", "num_layers": "5"})
+    net = SentimentNet(load_encoder(tiny_cache, build=False).model)
+    with pytest.raises(EncoderError, match="5 encoder layers"):
+        load_weights(net, deep)
