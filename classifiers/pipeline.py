@@ -1,4 +1,5 @@
-"""The classify stage: over the database (:func:`classify_pending`) and over files (:func:`classify_jsonl`).
+"""The classify stage: over the database (:func:`classify_pending`; :func:`classify_range` for one
+worker's batch of post ids) and over files (:func:`classify_jsonl`).
 
 ``fruehwarn classify IN.jsonl OUT.jsonl`` contract (see DESIGN.md):
 - input: one JSON object a line, ``{"id": str|int, "text": str}`` (further keys are ignored;
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +133,43 @@ def classify_pending(settings: Any, engine: Engine, classifier: Classifier, limi
     continues where it stopped. A post classified meanwhile by another process is skipped.
     Returns the number of Classification rows written.
     """
+    return _classify(settings, engine, classifier, None, limit).written
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    """What :func:`classify_range` did: posts handed to the classifier, rows written."""
+
+    predicted: int
+    written: int
+
+    @property
+    def wasted(self) -> int:
+        """Posts classified here but written by another process first (0 when batches are disjoint)."""
+        return self.predicted - self.written
+
+
+def classify_range(settings: Any, engine: Engine, classifier: Classifier, first: int, last: int) -> RangeResult:
+    """Classify the unclassified posts with ``first <= id < last`` (one worker's batch), oldest first.
+
+    Several workers each take a disjoint id range (fruehwarn/tasks.py defers one job per
+    range), so they never classify the same post. Committed per batch like
+    :func:`classify_pending`: a worker killed mid-range leaves what it committed, and the
+    job run again classifies only the rest.
+    """
+    return _classify(settings, engine, classifier, (first, last), max(0, last - first))
+
+
+def _classify(settings: Any, engine: Engine, classifier: Classifier, id_range: tuple[int, int] | None,
+              limit: int) -> RangeResult:
     batch = max(1, int(getattr(getattr(settings, "model", None), "batch_size", 64)))
     with Session(engine) as session:
         stmt = (select(Post.id, Post.text)
                 .outerjoin(Classification, col(Classification.post_id) == col(Post.id))
-                .where(col(Classification.post_id).is_(None))
-                .order_by(col(Post.published_at), col(Post.id)).limit(limit))
+                .where(col(Classification.post_id).is_(None)))
+        if id_range is not None:
+            stmt = stmt.where(col(Post.id) >= id_range[0], col(Post.id) < id_range[1])
+        stmt = stmt.order_by(col(Post.published_at), col(Post.id)).limit(limit)
         pending = [(int(i or 0), t or "") for i, t in session.exec(stmt).all()]
     written = 0
     step = max(batch, 256)
@@ -145,7 +178,7 @@ def classify_pending(settings: Any, engine: Engine, classifier: Classifier, limi
         preds = classifier.classify([t for _, t in part])
         rows = [_row(pid, p, classifier.version) for (pid, _), p in zip(part, preds, strict=True)]
         written += _write(engine, rows)
-    return written
+    return RangeResult(predicted=len(pending), written=written)
 
 
 def _write(engine: Engine, rows: list[Classification]) -> int:
