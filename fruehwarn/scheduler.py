@@ -9,16 +9,19 @@ the running jobs finish their current transaction.
 
 With ``tasks.engine = "procrastinate"`` (PostgreSQL) the same jobs *defer* Procrastinate
 jobs instead of running the stages here: ``fruehwarn worker`` processes run them
-(fruehwarn/tasks.py). The retention purge stays in this process. The default
+(fruehwarn/tasks.py); the classify tick defers one job per batch of post ids, so several
+workers classify side by side. The retention purge stays in this process. The default
 (``inprocess``) runs everything here and needs no extra server.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,26 +49,65 @@ class Stages:
     detect: Callable[[Settings, Engine], Any]
     alert: Callable[[Settings, Engine], Any]
     deliver: Callable[[Settings, Engine], Any]
+    # one worker's batch: the unclassified posts with first <= id < last (tasks.engine = procrastinate)
+    classify_range: Callable[[Settings, Engine, int, int], Any] | None = None
 
 
-def default_stages(settings: Settings) -> Stages:
-    """The real stages; the classifier is loaded once, here."""
+DELIVER_CLAIM = 100  # outbox rows one deliver call claims (a worker with a full claim asks another to help)
+
+
+class SlowedClassifier:
+    """Wraps a classifier and waits ``post_cost`` seconds per post first: a model served elsewhere.
+
+    For the worker benchmark and tests (``fruehwarn worker --fake-post-cost``): the fake
+    classifier is instant, and on a 2-core machine CPU-bound work cannot show what more
+    worker processes on more machines add; a wait per post (I/O-like) can.
+    """
+
+    def __init__(self, inner: Any, post_cost: float) -> None:
+        self.inner = inner
+        self.post_cost = post_cost
+        self.version = inner.version
+        self.dim = inner.dim
+
+    def classify(self, texts: list[str]) -> Any:
+        time.sleep(self.post_cost * len(texts))
+        return self.inner.classify(texts)
+
+
+def default_stages(settings: Settings, *, post_cost: float = 0.0) -> Stages:
+    """The real stages; the classifier is loaded once, here.
+
+    ``post_cost`` (seconds, fake classifier only) adds a wait per classified post.
+    """
     from alerting.delivery import deliver_due
     from alerting.stage import process as alert_process
     from classifiers.detect import detect, group_pending
-    from classifiers.pipeline import classify_pending
+    from classifiers.pipeline import classify_pending, classify_range
     from classifiers.sentiment import load_classifier
     from crawlers.runner import crawl_once
 
     classifier = load_classifier(settings)
-    worker_id = f"{os.uname().nodename}:{os.getpid()}"
+    if post_cost > 0:
+        if settings.model.encoder != "fake":
+            raise RuntimeError("a simulated per-post cost is for the fake classifier only (model.encoder = fake)")
+        classifier = SlowedClassifier(classifier, post_cost)
+    host = f"{os.uname().nodename}:{os.getpid()}"
+    calls = itertools.count(1)
+
+    def deliver(s: Settings, e: Engine) -> Any:
+        # a worker id per call: two deliver jobs running at once in one worker process hold
+        # separate leases, so one cannot write an outcome for a row the other (re)claimed
+        return deliver_due(s, e, f"{host}:{next(calls)}", limit=DELIVER_CLAIM)
+
     return Stages(
         crawl=lambda s, e, names: crawl_once(s, e, names),
         classify=lambda s, e: classify_pending(s, e, classifier),
         group=lambda s, e: group_pending(s, e),
         detect=lambda s, e: detect(s, e),
         alert=lambda s, e: alert_process(s, e),
-        deliver=lambda s, e: deliver_due(s, e, worker_id),
+        deliver=deliver,
+        classify_range=lambda s, e, first, last: classify_range(s, e, classifier, first, last),
     )
 
 
@@ -100,7 +142,7 @@ class Pipeline:
             if self._deferrer is None:
                 from fruehwarn.tasks import Deferrer
 
-                self._deferrer = Deferrer(self.settings)
+                self._deferrer = Deferrer(self.settings, self.engine)
             return self._deferrer
 
     def _run(self, name: str, fn: Callable[[], Any]) -> Any:

@@ -5,16 +5,22 @@ but only *defers* jobs; ``fruehwarn worker`` processes, on this machine or other
 and run them. Procrastinate keeps the queue in PostgreSQL, which production already runs,
 so there is no broker to operate (the reason it was chosen over Celery with Redis).
 
-What makes the work happen once:
+What makes the work happen once, and more workers add throughput:
 
-- every job carries a ``lock`` (a crawl per source, classify, detect, alert): Procrastinate
-  never runs two jobs with the same lock at the same time, on any worker;
+- every job carries a ``lock`` (a crawl per source, a classify batch, detect, alert):
+  Procrastinate never runs two jobs with the same lock at the same time, on any worker;
 - and a ``queueing_lock`` of the same name: a second identical job is refused while one
   waits (:class:`procrastinate.exceptions.AlreadyEnqueued`, counted as ``skipped``), so a
   slow stage does not pile up a queue behind it;
+- classification is partitioned by post id: the scheduler's tick defers one
+  ``classify_batch(first, last)`` job per range of :data:`CLASSIFY_BATCH` ids that holds
+  unclassified posts (lock ``classify:<first>``), skipping ranges whose job still waits or
+  runs. Ranges are disjoint, so any number of workers classify side by side and no post is
+  classified by two of them; detection stays one serial job (one topic state);
 - ``deliver`` has a queueing lock but no run lock: several deliver jobs may run at once on
-  different workers, each claiming its own rows (alerting's outbox leases), which is how
-  more workers add delivery throughput;
+  different workers, each claiming its own rows (alerting's outbox: ``FOR UPDATE SKIP
+  LOCKED`` and a lease per row, a lease holder per call). A deliver job whose claim came
+  back full defers a helper, so a backlog spreads over every free worker;
 - workers send heartbeats; a worker silent for ``tasks.stalled_after`` is dead, and the
   periodic ``recover_stalled`` job (every ``tasks.recover_every`` seconds, deferred by the
   workers themselves, once per tick across all of them) puts its running jobs back in the
@@ -43,9 +49,11 @@ import psycopg
 from procrastinate import exceptions as pexc
 from procrastinate import jobs as pjobs
 from procrastinate.schema import SchemaManager
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings
+from fruehwarn.scheduler import DELIVER_CLAIM
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -63,7 +71,9 @@ RECOVER = "fruehwarn.recover_stalled"
 TASK_NAMES = (CRAWL, CLASSIFY, DETECT, ALERT, DELIVER, RECOVER)
 
 _SCHEMA_LOCK = 0x66727565  # pg_advisory_lock key while the schema is applied ("frue")
-_STAGE_BUDGET_S = 60.0  # a classify/deliver job loops over its backlog at most this long, then yields
+_STAGE_BUDGET_S = 60.0  # a deliver job loops over its backlog at most this long, then yields
+CLASSIFY_BATCH = 512  # post ids per classify job (~8 s of the real model on 2 cores; committed per 256)
+MAX_CLASSIFY_JOBS = 1000  # classify jobs one scheduler tick defers at most (the rest: next tick)
 
 
 def conninfo(db_url: str) -> str:
@@ -129,10 +139,18 @@ def make_app(settings: Settings, runtime: Runtime | None = None) -> procrastinat
         r.get_stages().crawl(r.settings, r.engine, [name])
 
     @app.task(name=CLASSIFY, queue=t.queue)
-    def classify_batch() -> int:
+    def classify_batch(first: int, last: int) -> int:
         r = rt()
         stages = r.get_stages()
-        return _drain(lambda: stages.classify(r.settings, r.engine))
+        if stages.classify_range is None:
+            raise RuntimeError("these stages cannot classify a batch of post ids")
+        res = stages.classify_range(r.settings, r.engine, first, last)
+        predicted, written = int(getattr(res, "predicted", res)), int(getattr(res, "written", res))
+        log.info("classify_batch posts %d-%d: %d classified", first, last - 1, predicted)
+        if predicted != written:
+            log.warning("classify_batch posts %d-%d: %d were classified by another process meanwhile",
+                        first, last - 1, predicted - written)
+        return written
 
     @app.task(name=DETECT, queue=t.queue)
     def detect() -> None:
@@ -154,7 +172,10 @@ def make_app(settings: Settings, runtime: Runtime | None = None) -> procrastinat
 
         def once() -> int:
             res = stages.deliver(r.settings, r.engine)
-            return int(getattr(res, "claimed", 0) or 0)
+            claimed = int(getattr(res, "claimed", 0) or 0)
+            if claimed >= DELIVER_CLAIM:  # more is due: a free worker can take a share (one helper waits at most)
+                _defer(app, DELIVER, lock=None, queueing_lock="deliver")
+            return claimed
 
         return _drain(once)
 
@@ -201,13 +222,27 @@ def _defer(app: procrastinate.App, task: str, *, lock: str | None, queueing_lock
         return None
 
 
+def pending_batches(engine: Engine, size: int = CLASSIFY_BATCH, limit: int = MAX_CLASSIFY_JOBS) -> list[int]:
+    """First post ids of the ranges ``[k*size, (k+1)*size)`` that hold unclassified posts and
+    have no classify job waiting or running; lowest (oldest posts) first."""
+    with engine.connect() as conn:
+        busy = {int(lock.split(":", 1)[1]) for (lock,) in conn.execute(text(
+            "SELECT lock FROM procrastinate_jobs WHERE task_name = :t AND status IN ('todo', 'doing') "
+            "AND lock LIKE 'classify:%'"), {"t": CLASSIFY})}
+        firsts = [int(k) * size for (k,) in conn.execute(text(
+            "SELECT DISTINCT p.id / :size AS k FROM post p LEFT JOIN classification c ON c.post_id = p.id "
+            "WHERE c.post_id IS NULL ORDER BY k LIMIT :limit"), {"size": size, "limit": limit + len(busy)})]
+    return [f for f in firsts if f not in busy][:limit]
+
+
 class Deferrer:
     """Defers the stage jobs (the scheduler's side). Thread-safe; ``close()`` when done.
 
-    Each method answers the job id, or None when an identical job already waits.
+    Each method answers the job id, or None when an identical job already waits;
+    :meth:`classify` answers the ids of the classify jobs it deferred.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         ensure_schema(settings)
         self.app = make_app(settings)
@@ -216,6 +251,8 @@ class Deferrer:
         self.deferred = 0
         self.skipped = 0
         self._lock = threading.Lock()
+        self._engine = engine
+        self._own_engine = False
 
     def _go(self, task: str, key: str | None, queueing_lock: str, **kwargs: Any) -> int | None:
         job_id = _defer(self.app, task, lock=key, queueing_lock=queueing_lock, **kwargs)
@@ -229,8 +266,15 @@ class Deferrer:
     def crawl(self, source: str) -> int | None:
         return self._go(CRAWL, f"crawl:{source}", f"crawl:{source}", name=source)
 
-    def classify(self) -> int | None:
-        return self._go(CLASSIFY, "classify", "classify")
+    def classify(self, size: int = CLASSIFY_BATCH) -> list[int]:
+        """One classify job per id range with unclassified posts and no job yet (oldest first)."""
+        ids = []
+        for first in pending_batches(self.engine(), size):
+            key = f"classify:{first}"
+            job_id = self._go(CLASSIFY, key, key, first=first, last=first + size)
+            if job_id is not None:
+                ids.append(job_id)
+        return ids
 
     def detect(self) -> int | None:
         return self._go(DETECT, "detect", "detect")
@@ -241,19 +285,35 @@ class Deferrer:
     def deliver(self) -> int | None:
         return self._go(DELIVER, None, "deliver")
 
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                from storage.db import make_engine
+
+                self._engine = make_engine(self.settings.db_url)
+                self._own_engine = True
+            return self._engine
+
     def close(self) -> None:
         self.app.close()
+        if self._own_engine and self._engine is not None:
+            self._engine.dispose()
 
 
 def run_worker(settings: Settings, engine: Engine, *, concurrency: int | None = None, name: str | None = None,
-               stages: Stages | None = None) -> None:
+               stages: Stages | None = None, post_cost: float = 0.0) -> None:
     """Run one worker until SIGTERM/SIGINT (it then finishes its running jobs and exits).
 
-    The classifier is loaded once per worker process, by the first job that needs it.
+    The classifier is loaded once per worker process, before the first job. ``post_cost``:
+    seconds of simulated model latency per post (fake classifier; benchmarks and tests).
     """
     t = settings.tasks
     ensure_schema(settings)
     runtime = Runtime(settings, engine, stages=stages)
+    if post_cost > 0:
+        from fruehwarn.scheduler import default_stages
+
+        runtime.build_stages = lambda s: default_stages(s, post_cost=post_cost)
     runtime.get_stages()  # load the classifier now, once, not inside the first job
     app = make_app(settings, runtime)
     log.info("worker %s on %s (pid %d): queue %s, concurrency %d", name or "worker", os.uname().nodename,

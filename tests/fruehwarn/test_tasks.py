@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -124,10 +125,11 @@ class Workers:
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    def start(self, name: str, concurrency: int = 2, post_cost: float = 0.0) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("wb")
         proc = subprocess.Popen([sys.executable, "-m", "fruehwarn", "--config", str(self.config), "worker",
-                                 "--concurrency", str(concurrency), "--name", name],
+                                 "--concurrency", str(concurrency), "--name", name,
+                                 *(["--fake-post-cost", str(post_cost)] if post_cost else [])],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=_env())
         self.procs[name] = proc
         return proc
@@ -210,26 +212,29 @@ def test_deferrer_keeps_one_waiting_job_per_lock(tmp_path: Path) -> None:
     from fruehwarn.tasks import Deferrer, ensure_schema
 
     settings, _ = _config(tmp_path, _fresh_pg_database())
-    init_db(settings).dispose()
+    engine = init_db(settings)
+    _posts(engine, 15)  # ids 1-15: two ranges of 10 ids
     assert ensure_schema(settings) is True
     assert ensure_schema(settings) is False  # already there: left alone
-    d = Deferrer(settings)
+    d = Deferrer(settings, engine)
     try:
-        first = d.classify()
-        assert first is not None and d.classify() is None  # one classify waits; the second is refused
+        assert len(d.classify(size=10)) == 2  # one job per range of ids holding unclassified posts
+        assert d.classify(size=10) == []  # both still wait: nothing deferred twice
         a = d.crawl("a")
         assert a is not None and d.crawl("b") is not None and d.crawl("a") is None  # one per source
         assert d.deliver() is not None and d.deliver() is None
-        assert (d.deferred, d.skipped) == (4, 3)
+        assert (d.deferred, d.skipped) == (5, 2)
         with psycopg_connect(settings) as conn:
             rows = conn.execute("SELECT task_name, lock, queueing_lock, args FROM procrastinate_jobs "
                                 "WHERE status = 'todo' ORDER BY id").fetchall()
-        assert rows == [("fruehwarn.classify_batch", "classify", "classify", {}),
+        assert rows == [("fruehwarn.classify_batch", "classify:0", "classify:0", {"first": 0, "last": 10}),
+                        ("fruehwarn.classify_batch", "classify:10", "classify:10", {"first": 10, "last": 20}),
                         ("fruehwarn.crawl_source", "crawl:a", "crawl:a", {"name": "a"}),
                         ("fruehwarn.crawl_source", "crawl:b", "crawl:b", {"name": "b"}),
                         ("fruehwarn.deliver", None, "deliver", {})]
     finally:
         d.close()
+        engine.dispose()
 
 
 def psycopg_connect(settings: Settings) -> Any:
@@ -255,11 +260,13 @@ def test_recovery_requeues_a_dead_workers_job_or_closes_it_when_a_twin_waits(tmp
         async with app.open_async():
             jm = app.job_manager
             crawl = await app.configure_task(CRAWL, lock="crawl:a", queueing_lock="crawl:a").defer_async(name="a")
-            classify = await app.configure_task(CLASSIFY, lock="classify", queueing_lock="classify").defer_async()
+            classify = await app.configure_task(CLASSIFY, lock="classify:0",
+                                                queueing_lock="classify:0").defer_async(first=0, last=512)
             dead = await jm.register_worker()
             taken = {(await jm.fetch_job(["fruehwarn"], dead)).id for _ in range(2)}  # type: ignore[union-attr]
             assert taken == {crawl, classify}
-            twin = await app.configure_task(CLASSIFY, lock="classify", queueing_lock="classify").defer_async()
+            twin = await app.configure_task(CLASSIFY, lock="classify:0",
+                                            queueing_lock="classify:0").defer_async(first=0, last=512)
             alive_worker_jobs = await jm.get_stalled_jobs(seconds_since_heartbeat=30)
             assert list(alive_worker_jobs) == []  # a live worker's jobs are left alone
             await app.connector.execute_query_async(
@@ -326,6 +333,7 @@ def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable
     assert set(received) == keys, "a delivery was lost or an unknown one arrived"
     assert {k: c for k, c in received.items() if c != 1} == {}, "a delivery arrived twice"
     assert _count(engine, select(func.count(func.distinct(Classification.post_id)))) == n_posts
+    assert sum(classified_in_logs(w).values()) == n_posts, "a post was classified twice"
     assert pipeline.stats["classify"].failures == 0 and pipeline.stats["alert"].failures == 0
     assert _overlaps_per_lock(engine) == []
     with engine.connect() as conn:
@@ -343,52 +351,75 @@ def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable
     engine.dispose()
 
 
-# --- one worker killed mid-job -----------------------------------------------------------------------------
+# --- one worker killed mid-batch ---------------------------------------------------------------------------
 @postgres
 @needs_pg
-@pytest.mark.timeout(120)
-def test_killed_worker_job_is_finished_by_the_other(tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
-    from fruehwarn.tasks import Deferrer
+@pytest.mark.timeout(150)
+def test_killed_worker_batch_is_finished_by_the_other(tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
+    """SIGKILL a worker between two commits of its classify batch: once its heartbeat is stale
+    the batch is queued again, and the other worker classifies exactly the posts left."""
+    from fruehwarn.tasks import CLASSIFY_BATCH, Deferrer
 
-    n_posts = 6000
-    settings, cfg = _config(tmp_path, _fresh_pg_database(), model={"batch_size": 1},  # 256 posts a commit
+    size, n_posts = CLASSIFY_BATCH, 4 * CLASSIFY_BATCH
+    settings, cfg = _config(tmp_path, _fresh_pg_database(), model={"batch_size": 1},  # commits per 256 posts
                             tasks={"stalled_after": 5})
     engine = init_db(settings)
     _posts(engine, n_posts)
     w = workers(cfg)
-    procs = {name: w.start(name, concurrency=1) for name in ("a", "b")}
+    # 4 ms of simulated model latency per post: a commit about every second
+    procs = {name: w.start(name, concurrency=1, post_cost=0.004) for name in ("a", "b")}
     _wait(lambda: all("Starting worker" in w.log(n) for n in procs), 90, "both workers to start")
-    d = Deferrer(settings)
-    job_id = d.classify()
+    d = Deferrer(settings, engine)
+    job_ids = d.classify()
     d.close()
-    assert job_id is not None
+    assert len(job_ids) == 5  # ids 1-2048: ranges 0, 512, 1024, 1536, 2048
 
-    def classified() -> int:
-        return _count(engine, select(func.count()).select_from(Classification))
+    def per_range() -> dict[int, int]:
+        with engine.connect() as conn:
+            return {int(k) * size: int(c) for k, c in conn.execute(text(
+                "SELECT post_id / :s, count(*) FROM classification GROUP BY 1"), {"s": size})}
 
-    _wait(lambda: classified() > 0, 30, "a worker to start classifying", poll=0.05)
+    def half_done() -> bool:
+        return any(0 < c < 256 + 10 for c in per_range().values())
+
+    _wait(half_done, 60, "a batch with its first commit only", poll=0.05)
+    first = next(f for f, c in per_range().items() if 0 < c < 256 + 10)
+    job_id = _job_of(engine, f"classify:{first}")
     running = [n for n in procs if f"Starting job fruehwarn.classify_batch[{job_id}]" in w.log(n)]
     assert len(running) == 1, running
     victim, survivor = running[0], ({"a", "b"} - set(running)).pop()
     os.kill(procs[victim].pid, signal.SIGKILL)
     procs[victim].wait(10)
-    mid = classified()
-    assert 0 < mid < n_posts, "the job finished before the worker could be killed: raise n_posts"
+    committed = per_range()[first]
+    in_range = len(range(max(first, 1), min(first + size, n_posts + 1)))
+    assert 0 < committed < in_range, "the batch finished before the worker could be killed"
 
-    def job_status() -> str:
+    def all_succeeded() -> bool:
         with engine.connect() as conn:
-            return str(conn.execute(text("SELECT status FROM procrastinate_jobs WHERE id = :i"), {"i": job_id}).scalar_one())
+            return conn.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t AND "
+                                     "status <> 'succeeded'"), {"t": "fruehwarn.classify_batch"}).scalar_one() == 0
 
-    _wait(lambda: job_status() == "succeeded", 60, f"worker {survivor} to finish job {job_id}; "
-                                                   f"log:\n{w.log(survivor)[-3000:]}")
-    assert classified() == n_posts
+    _wait(all_succeeded, 90, f"worker {survivor} to finish every batch; log:\n{w.log(survivor)[-3000:]}")
     assert _count(engine, select(func.count(func.distinct(Classification.post_id)))) == n_posts
     with engine.connect() as conn:
-        attempts = conn.execute(text("SELECT attempts FROM procrastinate_jobs WHERE id = :i"), {"i": job_id}).scalar_one()
-        events = [e for (e,) in conn.execute(text("SELECT type FROM procrastinate_events WHERE job_id = :i ORDER BY at"),
+        events = [e for (e,) in conn.execute(text("SELECT type FROM procrastinate_events WHERE job_id = :i ORDER BY id"),
                                              {"i": job_id})]
     assert events.count("started") == 2, events  # the victim started it, the survivor again after recovery
-    assert "retried" in events or attempts >= 1, events
-    assert f"Starting job fruehwarn.classify_batch[{job_id}]" in w.log(survivor)
-    assert "of a dead worker queued again" in w.log(survivor)
+    log = w.log(survivor)
+    assert "of a dead worker queued again" in log
+    # the survivor classified only what the victim had not committed: nothing twice
+    assert f"classify_batch posts {first}-{first + size - 1}: {in_range - committed} classified" in log, log[-3000:]
+    assert "classified by another process" not in log
     engine.dispose()
+
+
+def _job_of(engine: Engine, lock: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT id FROM procrastinate_jobs WHERE lock = :l ORDER BY id DESC LIMIT 1"),
+                                {"l": lock}).scalar_one())
+
+
+def classified_in_logs(w: Workers) -> dict[str, int]:
+    """Posts each worker handed to its classifier, from its ``classify_batch`` log lines."""
+    return {name: sum(int(n) for n in re.findall(r"classify_batch posts \d+-\d+: (\d+) classified", w.log(name)))
+            for name in w.procs}
