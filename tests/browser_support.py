@@ -12,6 +12,9 @@ CHROMIUM = "/usr/bin/chromium"
 # without the background-networking flags Chromium keeps dialling hosts this machine cannot reach
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
+# Streamlit re-renders the page after every action; on a loaded 2-core machine a rerun plus
+# Chromium's layout has taken over 30 s, so the tests wait longer than Playwright's default
+PAGE_TIMEOUT_MS = 90_000
 
 
 def require_chromium() -> None:

@@ -23,7 +23,7 @@ from config import Settings
 from dashboard.launch import command, environment
 from storage.db import session_scope
 from storage.models import AuditLog, Notice
-from tests.browser_support import ARGS, CHROMIUM, free_port, require_chromium
+from tests.browser_support import ARGS, CHROMIUM, PAGE_TIMEOUT_MS, free_port, require_chromium
 from tests.dashboard.seed import MD_TRICK, PASSWORD, XSS_TEXT
 
 pytestmark = pytest.mark.browser
@@ -70,7 +70,7 @@ def test_dashboard_in_chromium(server: str, engine: Engine, world: dict[str, Any
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.set_default_timeout(30_000)
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
 
             # no page and no data without login, whatever the URL
             page.goto(f"{server}/themen")

@@ -17,7 +17,7 @@ from fruehwarn.demo import DEMO_PASSWORD, DEMO_USER, start_demo
 from fruehwarn.scheduler import Pipeline, default_stages
 from storage.db import session_scope
 from storage.models import Delivery, Issue, Notice
-from tests.browser_support import ARGS, CHROMIUM, free_port, require_chromium
+from tests.browser_support import ARGS, CHROMIUM, PAGE_TIMEOUT_MS, free_port, require_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +53,7 @@ def test_demo_issue_found_and_notice_approved_in_chromium(tmp_path: Path) -> Non
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 2200})
-                page.set_default_timeout(30_000)
+                page.set_default_timeout(PAGE_TIMEOUT_MS)
                 page.goto(url)
                 page.get_by_label("Benutzername").fill(DEMO_USER)
                 page.get_by_label("Passwort").fill(DEMO_PASSWORD)
