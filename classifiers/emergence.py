@@ -8,6 +8,10 @@ A topic is *emerging* when, in the short window (``window``) or the long window
 * rise: that volume is at least ``sensitivity`` times the *expected* volume;
 * tone: at least ``min_negative_share`` of its German posts are negative, so a loud but
   happy campaign does not alarm;
+* negative voices: the volume test also holds for the negative posts alone (same per-author
+  cap). An established neutral topic (invoice questions) that a few complaints of another
+  incident happen to join must not look like a rise of its own: its usual chatter plus five
+  complaints is five negative voices, not eight;
 * spread: at least ``min_authors`` distinct authors.
 
 The expected volume knows time of day and weekday in two ways, and the larger wins:
@@ -55,6 +59,7 @@ class WindowStats:
     posts: int = 0
     effective: int = 0  # posts counting at most per_author_cap per author
     negative: int = 0
+    negative_effective: int = 0  # negative posts counting at most per_author_cap per author
     with_sentiment: int = 0
     sources: int = 0
     authors: int = 0
@@ -89,6 +94,7 @@ def window_stats(posts: list[WindowPost], now: datetime, window_s: float,
     recent_from = now - timedelta(seconds=window_s / 3)
     out: dict[int, WindowStats] = {}
     per_author: dict[int, dict[str, int]] = {}
+    neg_author: dict[int, dict[str, int]] = {}
     sources: dict[int, set[int]] = {}
     for p in posts:
         if not (start < p.published_at <= now):
@@ -97,6 +103,7 @@ def window_stats(posts: list[WindowPost], now: datetime, window_s: float,
         if st is None:
             st = out[p.topic_id] = WindowStats(p.topic_id, window_s)
             per_author[p.topic_id] = {}
+            neg_author[p.topic_id] = {}
             sources[p.topic_id] = set()
         st.posts += 1
         st.post_ids.append(p.post_id)
@@ -105,7 +112,10 @@ def window_stats(posts: list[WindowPost], now: datetime, window_s: float,
         sources[p.topic_id].add(p.source_id)
         if p.sentiment is not None:
             st.with_sentiment += 1
-            st.negative += p.sentiment == "negative"
+            if p.sentiment == "negative":
+                st.negative += 1
+                negs = neg_author[p.topic_id]
+                negs[p.author] = negs.get(p.author, 0) + 1
         if p.published_at > recent_from:
             st.recent += 1
         if st.first_post_at is None or p.published_at < st.first_post_at:
@@ -114,6 +124,7 @@ def window_stats(posts: list[WindowPost], now: datetime, window_s: float,
             st.last_post_at = p.published_at
     for tid, st in out.items():
         st.effective = sum(min(c, per_author_cap) for c in per_author[tid].values())
+        st.negative_effective = sum(min(c, per_author_cap) for c in neg_author[tid].values())
         st.authors = len(per_author[tid])
         st.sources = len(sources[tid])
     return out
@@ -141,8 +152,8 @@ def expected_volume(*, topic_hist: int, total_hist: int, others_now: int,
 
 def may_emerge(short: WindowStats | None, long: WindowStats | None, cfg: EmergenceSettings) -> bool:
     """The cheap tests (volume, tone, spread) without the baseline: False means not emerging."""
-    return any(st is not None and st.effective >= min_vol and st.negative_share >= cfg.min_negative_share
-               and st.authors >= cfg.min_authors
+    return any(st is not None and st.effective >= min_vol and st.negative_effective >= min_vol
+               and st.negative_share >= cfg.min_negative_share and st.authors >= cfg.min_authors
                for st, min_vol in ((short, cfg.min_volume), (long, cfg.min_volume_long)))
 
 
@@ -154,7 +165,7 @@ def assess(short: WindowStats | None, long: WindowStats | None, expected_short: 
         if st is None:
             continue
         ratio = st.effective / exp
-        ok = (st.effective >= min_vol and ratio >= cfg.sensitivity
+        ok = (st.effective >= min_vol and st.negative_effective >= min_vol and ratio >= cfg.sensitivity
               and st.negative_share >= cfg.min_negative_share and st.authors >= cfg.min_authors)
         verdicts.append((ok, ratio, exp, st))
     if not verdicts:

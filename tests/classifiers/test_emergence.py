@@ -100,3 +100,22 @@ def test_reasons_are_german_words() -> None:
     assert text.startswith("87 Beiträge in 30 min, 4,0x üblich, 100 % negativ, 3 Quellen, 87 Autor:innen")
     one = window_stats(_posts(1, sources=1), NOW, 3 * 3600, 2)[1]
     assert reasons_de(one, 1.0).startswith("1 Beitrag in 3 h, im üblichen Rahmen, 100 % negativ, 1 Quelle, 1 Autor:in")
+
+
+def test_a_neutral_topic_joined_by_a_few_complaints_does_not_emerge() -> None:
+    """The bench's false alarm: invoice questions ("Rechnung erhalten, Abbuchung erfolgt wann?"),
+    neutral, joined by five double-debit complaints: 8 posts, 62 % negative, 3.4x usual. Only five
+    voices are negative, below min_volume: the rise is not carried by complaints."""
+    neutral = _posts(3, sentiment="neutral")
+    negative = [WindowPost(100 + i, 1, i % 3, f"n{i}", "negative", NOW - timedelta(minutes=3 * i)) for i in range(5)]
+    a = _verdict(neutral + negative, expected=2.35)
+    assert a.stats.effective == 8 and a.stats.negative_effective == 5 and a.ratio >= CFG.sensitivity
+    assert not a.emerging
+    more = [WindowPost(200 + i, 1, i % 3, f"m{i}", "negative", NOW - timedelta(minutes=2 * i)) for i in range(3)]
+    assert _verdict(neutral + negative + more, expected=2.35).emerging  # eight negative voices: raised
+
+
+def test_negative_voices_are_capped_per_author() -> None:
+    posts = _posts(4, sentiment="neutral") + _posts(12, authors=3)  # 12 complaints from 3 authors: 6 voices
+    st = window_stats(posts, NOW, CFG.window, CFG.per_author_cap)[1]
+    assert st.negative == 12 and st.negative_effective == 3 * CFG.per_author_cap
