@@ -84,7 +84,7 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def onnx_rows(cache: Path, posts: list[str], max_tokens: int, batch_size: int, cores: int
+def onnx_rows(cache: Path, weights: Path, posts: list[str], max_tokens: int, batch_size: int, cores: int
               ) -> list[tuple[str, int, float, float]]:
     """ONNX Runtime (float32 and int8 dynamic quantisation) over the same net, same batching."""
     import numpy as np
@@ -93,11 +93,11 @@ def onnx_rows(cache: Path, posts: list[str], max_tokens: int, batch_size: int, c
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from classifiers.encoder import load_encoder
-    from classifiers.sentiment import DEFAULT_WEIGHTS, SentimentNet, load_weights
+    from classifiers.sentiment import SentimentNet, load_weights
 
     enc = load_encoder(cache, max_tokens=max_tokens)
     net = SentimentNet(enc.model)
-    load_weights(net, DEFAULT_WEIGHTS)
+    load_weights(net, weights)
     net.eval()
     tok = enc.tokenizer
     out = []
@@ -132,6 +132,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--baseline-n", type=int, default=500)
     ap.add_argument("--cache-dir", type=Path, default=None, help="encoder cache (default: settings)")
+    ap.add_argument("--weights", type=Path, default=None,
+                    help="sentiment weights to measure (default: the shipped ones), e.g. a --layers 6 model")
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--cli", choices=("both", "float32", "int8"), default="both", help="CLI precisions to run")
     ap.add_argument("--skip-inprocess", action="store_true", help="skip the in-process rows")
@@ -151,6 +153,10 @@ def main() -> None:
     mean_chars = sum(map(len, posts)) / len(posts)
     print(f"{len(posts)} posts, mean {mean_chars:.0f} characters; {cores} cores; torch {torch.__version__}")
     rows: list[tuple[str, int, float, float]] = []
+    from classifiers.sentiment import DEFAULT_WEIGHTS
+
+    weights = (args.weights or DEFAULT_WEIGHTS).resolve()
+    print(f"weights: {weights}")
 
     with tempfile.TemporaryDirectory() as tmp:
         in_path = Path(tmp) / "in.jsonl"
@@ -162,15 +168,16 @@ def main() -> None:
                 if args.cli != "both" and (quant == "true") != (args.cli == "int8"):
                     continue
                 env = {**os.environ, "FRUEHWARN_MODEL__CACHE_DIR": str(cache), "FRUEHWARN_MODEL__QUANTIZE": quant,
-                       "FRUEHWARN_DATA_DIR": str(Path(tmp) / "data")}
+                       "FRUEHWARN_DATA_DIR": str(Path(tmp) / "data"),
+                       **({"FRUEHWARN_MODEL__SENTIMENT_WEIGHTS": str(weights)} if args.weights else {})}
                 wall, peak = run_cli(in_path, Path(tmp) / "out.jsonl", env)
                 rows.append((label, len(posts), len(posts) / wall, peak))
 
     # steady state in this process (the model is loaded once, then classify is timed)
-    from classifiers.sentiment import DEFAULT_WEIGHTS, TransformerClassifier
+    from classifiers.sentiment import TransformerClassifier
 
     for quant in () if args.skip_inprocess else (False, True):
-        clf = TransformerClassifier(load_encoder(cache, max_tokens=settings.model.max_tokens), DEFAULT_WEIGHTS,
+        clf = TransformerClassifier(load_encoder(cache, max_tokens=settings.model.max_tokens), weights,
                                     quantize=quant, batch_size=settings.model.batch_size)
         clf.classify(posts[:64])
         t = time.perf_counter()
@@ -180,10 +187,9 @@ def main() -> None:
         del clf
 
     if args.onnx:
-        rows += onnx_rows(cache, posts, settings.model.max_tokens, settings.model.batch_size, cores)
+        rows += onnx_rows(cache, weights, posts, settings.model.max_tokens, settings.model.batch_size, cores)
 
     # naive baseline: transformers pipeline, one post at a time, float32, same encoder + head
-    from safetensors import safe_open
     from transformers import PreTrainedTokenizerFast, pipeline
 
     from classifiers.encoder import QUERY_PREFIX, encoder_dir
@@ -192,14 +198,12 @@ def main() -> None:
     from classifiers.sentiment import SentimentNet, load_weights
 
     net = SentimentNet(enc.model)
-    load_weights(net, DEFAULT_WEIGHTS)
+    load_weights(net, weights)
     net.eval()
     hf_tok = PreTrainedTokenizerFast(tokenizer_file=str(encoder_dir(cache) / "tokenizer.json"),
                                      bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
     pipe = pipeline("feature-extraction", model=net.bert, tokenizer=hf_tok, framework="pt", device="cpu",
                     return_tensors=True, tokenize_kwargs={"truncation": True, "max_length": settings.model.max_tokens})
-    with safe_open(str(DEFAULT_WEIGHTS), framework="pt"):
-        pass
     sample = posts[:args.baseline_n]
     pipe(QUERY_PREFIX + sample[0])
     t = time.perf_counter()

