@@ -361,6 +361,10 @@ _BASE_CACHE: dict[tuple[Any, ...], tuple[int, int, list[int]]] = {}
 BASELINE_STEP = 600  # seconds: the history end is rounded down to this, so baselines are cached
 
 
+# (database url, topics epoch, start, end) -> classified posts in (start, end], shared by all topics
+_TOTAL_CACHE: dict[tuple[Any, ...], int] = {}
+
+
 class _Baselines:
     """Expected volumes of topics (see :mod:`classifiers.emergence`), history cached per 10 minutes."""
 
@@ -393,15 +397,26 @@ class _Baselines:
 
     def _counts(self, tid: int, start: datetime, end: datetime,
                 around: timedelta = timedelta(0)) -> tuple[int, int]:
-        """(posts of the topic in (start, end], all posts in (start - around, end + around])."""
-        topic_n, total_n = self.s.execute(
-            select(func.sum(case((and_(Classification.topic_id == tid, Post.published_at > start,
-                                       Post.published_at <= end), 1), else_=0)), func.count())
-            .select_from(Classification).join(Post, Post.id == Classification.post_id)
-            .where(Post.published_at > start - around, Post.published_at <= end + around,
-                   Classification.topic_id.is_not(None))
-        ).one()
-        return int(topic_n or 0), int(total_n)
+        """(posts of the topic in (start, end], all posts in (start - around, end + around]).
+
+        The topic's count goes through the topic index; the count of all posts in a range is
+        the same for every topic, so it is asked once per range and cached like the history.
+        """
+        topic_n = self.s.execute(
+            select(func.count()).select_from(Classification).join(Post, Post.id == Classification.post_id)
+            .where(Classification.topic_id == tid, Post.published_at > start, Post.published_at <= end)
+        ).scalar_one()
+        lo, hi = start - around, end + around
+        key = (*self.key, lo, hi)
+        total_n = _TOTAL_CACHE.get(key)
+        if total_n is None:
+            if len(_TOTAL_CACHE) > 50_000:
+                _TOTAL_CACHE.clear()
+            total_n = _TOTAL_CACHE[key] = int(self.s.execute(
+                select(func.count()).select_from(Classification).join(Post, Post.id == Classification.post_id)
+                .where(Post.published_at > lo, Post.published_at <= hi, Classification.topic_id.is_not(None))
+            ).scalar_one())
+        return int(topic_n or 0), total_n
 
     def _history(self, tid: int, window_s: float, end: datetime,
                  issue_since: datetime | None) -> tuple[int, int, list[int]]:
