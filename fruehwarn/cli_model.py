@@ -87,6 +87,9 @@ def train_cmd(
     layers: Annotated[int, typer.Option(help="Keep only the lowest N encoder layers (faster); 0: all.")] = 0,
     class_weight: Annotated[float, typer.Option(help="Loss weight per class (N/(3 n_c))**this; 0 none, 1 balanced.")
                             ] = 0.0,
+    teacher: Annotated[Path | None, typer.Option(help="Distil from these trained weights (e.g. the shipped model).")
+                       ] = None,
+    distill: Annotated[float, typer.Option(help="Share of the loss following the teacher (with --teacher).")] = 0.5,
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
     eval_every: Annotated[int, typer.Option(help="Steps between validation runs.")] = 150,
     limit: Annotated[int, typer.Option(help="Use at most this many examples (0: all).")] = 0,
@@ -99,7 +102,8 @@ def train_cmd(
 
     settings = ctx_of(ctx).settings
     cfg = TrainConfig(seed=seed, epochs=epochs, batch_size=batch_size, max_tokens=max_tokens, lr=lr,
-                      first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight, germeval_repeat=germeval_repeat,
+                      first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
+                      teacher=str(teacher or ""), distill=distill, germeval_repeat=germeval_repeat,
                       eval_every=eval_every, threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []])
     try:

@@ -47,6 +47,9 @@ class TrainConfig:
     first_trained_layer: int = 4  # layers below stay frozen (and are not shipped)
     layers: int = 0  # keep only the lowest N encoder layers (smaller, faster model); 0: all 12
     class_weight: float = 0.0  # loss weight per class = (N / (3 * n_class)) ** this; 0: none, 0.5: sqrt, 1: balanced
+    teacher: str = ""  # weights of a (larger) trained model to distil from; "": plain fine-tuning
+    distill: float = 0.5  # share of the loss that follows the teacher's soft labels (with a teacher)
+    temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
     eval_every: int = 150  # steps between validation runs / checkpoints
     threads: int = 0  # torch threads (0: all cores)
@@ -114,6 +117,23 @@ def evaluate_sets(net: Any, tokenizer: Any, sets: dict[str, list[Example]]) -> d
     return out
 
 
+def teacher_probs(encoder: Encoder, weights: Path, texts: list[str]) -> np.ndarray:
+    """Class probabilities of a trained model for ``texts`` (the teacher in distillation).
+
+    The teacher runs on a copy of the full encoder, so the student's encoder is left as it is.
+    """
+    import copy
+
+    from classifiers.sentiment import load_weights
+
+    teacher = SentimentNet(copy.deepcopy(encoder.model))
+    load_weights(teacher, weights)
+    try:
+        return predict(teacher, encoder.tokenizer, texts)
+    finally:
+        del teacher
+
+
 def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets: dict[str, list[Example]],
           out: Path, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Fine-tune and write the best checkpoint (by mean validation (micro-F1 + macro-F1) / 2) to ``out``."""
@@ -132,6 +152,11 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
         train_set = rng.sample(train_set, min(cfg.limit, len(train_set)))
     tok = encoder.tokenizer
     tok.tok.enable_truncation(cfg.max_tokens)
+    soft = None
+    if cfg.teacher:
+        echo(f"teacher {cfg.teacher}: labelling {len(train_set)} examples")
+        probs = teacher_probs(encoder, Path(cfg.teacher), [e.text for e in train_set])
+        soft = torch.softmax(torch.log(torch.tensor(probs).clamp(min=1e-8)) / cfg.temperature, dim=-1)
     truncate_layers(encoder.model, cfg.layers)
     net = SentimentNet(encoder.model)
     n_layers = len(encoder.model.encoder.layer)
@@ -186,6 +211,10 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
             y = torch.tensor([labels[i] for i in batch])
             logits, _ = net(input_ids, mask)
             loss = loss_fn(logits, y)
+            if soft is not None:  # distillation: follow the teacher's softened distribution too
+                t = cfg.temperature
+                kl = torch.nn.functional.kl_div(torch.log_softmax(logits / t, -1), soft[batch], reduction="batchmean")
+                loss = (1 - cfg.distill) * loss + cfg.distill * t * t * kl
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(enc_params + head_params, 1.0)

@@ -119,3 +119,20 @@ def test_weights_for_a_deeper_encoder_are_refused(tiny_cache: Path, tmp_path: Pa
     net = SentimentNet(load_encoder(tiny_cache, build=False).model)
     with pytest.raises(EncoderError, match="5 encoder layers"):
         load_weights(net, deep)
+
+
+def test_a_student_learns_from_the_teacher_alone(tiny_cache: Path, tmp_path: Path) -> None:
+    teacher = tmp_path / "teacher.safetensors"
+    train(load_encoder(tiny_cache, build=False),
+          TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1, eval_every=1000),
+          _examples(96, 0), {}, teacher, echo=lambda _: None)
+    # the student sees only the teacher's soft labels (distill=1): the gold labels here are all wrong
+    wrong = [Example(e.id, e.text, "neutral" if e.label != "neutral" else "positive") for e in _examples(96, 0)]
+    student = tmp_path / "student.safetensors"
+    lines: list[str] = []
+    best = train(load_encoder(tiny_cache, build=False),
+                 TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
+                             eval_every=1000, teacher=str(teacher), distill=1.0, temperature=1.0),
+                 wrong, {"val": _examples(30, 1)}, student, echo=lines.append)
+    assert any(line.startswith("teacher ") for line in lines)
+    assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
