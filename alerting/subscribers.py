@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -47,6 +48,7 @@ def add_subscriber(
     external_ref: str | None = None,
     actor: str = "system",
     send_confirmation: bool = True,
+    now: datetime | None = None,
 ) -> Subscriber:
     """Add a subscriber with channels in order of preference; validate everything first.
 
@@ -66,7 +68,7 @@ def add_subscriber(
         start, end = quiet_hours
         if not (0 <= start <= 23 and 0 <= end <= 23):
             raise SubscriberError(f"quiet hours must be hours 0-23, got {quiet_hours}")
-    now = utcnow()
+    now = now or utcnow()  # a simulated clock (replay, tests) passes its own
     sub = Subscriber(
         name=name, external_ref=external_ref, language=language, products=prods, regions=regs, topics=tops,
         quiet_hours_start=quiet_hours[0] if quiet_hours else None,

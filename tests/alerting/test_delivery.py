@@ -210,7 +210,7 @@ def test_double_opt_in_request_is_sent_and_its_link_confirms(settings: Settings,
 
     st = with_alerting(settings, smtp_port=smtp.port, public_base_url="https://service.example.org")
     with session_scope(engine) as s:
-        add_subscriber(s, name="Jörg", channels=[("email", "joerg@example.org")], products=["Glasfaser"])
+        add_subscriber(s, name="Jörg", channels=[("email", "joerg@example.org")], products=["Glasfaser"], now=T0)
     assert deliver_due(st, engine, "w1", now=T0).sent == 1
     text = smtp.messages[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert smtp.messages[0]["Subject"] == "Bitte bestätigen Sie Ihre Anmeldung für Servicehinweise"
