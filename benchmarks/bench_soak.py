@@ -54,7 +54,7 @@ from classifiers.detect import detect, group_pending  # noqa: E402
 from classifiers.fake import FakeClassifier  # noqa: E402
 from classifiers.pipeline import classify_pending  # noqa: E402
 from config import load_settings  # noqa: E402
-from storage.db import create_scratch_database, init_db, make_engine, session_scope  # noqa: E402
+from storage.db import create_scratch_database, drop_scratch_database, init_db, session_scope  # noqa: E402
 from storage.models import Alert, Classification, Delivery, Issue, Notice, Post, Source  # noqa: E402
 from tests.alerting.servers import free_port, serve_forever  # noqa: E402
 
@@ -75,14 +75,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def drop_database(url: str, db_url: str) -> None:
-    name = db_url.rsplit("/", 1)[1]
-    admin = make_engine(url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _count(engine: Engine, stmt: Any) -> int:
@@ -118,7 +110,7 @@ def main() -> int:
         receiver.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
         if not args.keep:
-            drop_database(args.database_url, db_url)
+            drop_scratch_database(args.database_url, db_url)
         else:
             print(f"kept database {db_url}")
 

@@ -53,13 +53,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from alerting.stage import process  # noqa: E402
 from alerting.subscribers import add_subscriber  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
-from storage.db import create_scratch_database, init_db, make_engine, session_scope  # noqa: E402
+from storage.db import create_scratch_database, drop_scratch_database, init_db, session_scope  # noqa: E402
 from storage.models import Classification, Delivery, Issue, Post, Source, Topic, utcnow  # noqa: E402
 from tests.alerting.servers import Answer, WebhookReceiver, free_port  # noqa: E402
 
@@ -83,14 +83,6 @@ def serve_slow(port: int, latency: float) -> None:
     SlowReceiver.latency = latency
     with SlowReceiver(keep_bodies=False, port=port) as receiver:
         receiver.thread.join()
-
-
-def drop_database(url: str, db_url: str) -> None:
-    name = db_url.rsplit("/", 1)[1]
-    admin = make_engine(url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _count(engine: Engine, stmt: Any) -> int:
@@ -223,7 +215,7 @@ def run_one(args: argparse.Namespace, n_workers: int, port: int) -> dict[str, An
                 p.kill()
                 p.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
-        drop_database(args.database_url, db_url)
+        drop_scratch_database(args.database_url, db_url)
 
 
 def main() -> int:

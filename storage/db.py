@@ -164,3 +164,14 @@ def create_scratch_database(admin_url: str, prefix: str = "fw_") -> str:
     finally:
         admin.dispose()
     return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_scratch_database(admin_url: str, db_url: str) -> None:
+    """Drop a database made by :func:`create_scratch_database` (open connections are closed)."""
+    name = db_url.rsplit("/", 1)[1]
+    admin = make_engine(admin_url)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
