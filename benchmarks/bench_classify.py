@@ -6,9 +6,11 @@ Posts: ``--n`` German posts of tweet length, taken (cycled) from the text column
 labelled TSV (e.g. SB10k test) or, without ``--data``, generated from German complaint
 templates. Rows of the table:
 
-- ``fruehwarn classify`` (CLI, int8 / float32): the real command as a subprocess, end to
-  end (start-up and model load included); peak RSS from ``wait4``.
-- ``in-process`` rows: ``TransformerClassifier.classify`` after loading (steady state).
+- ``fruehwarn classify`` (CLI; ONNX Runtime = the default, torch float32, torch int8): the
+  real command as a subprocess, end to end (start-up and model load included; the one-time
+  encoder build and ONNX export are done before, as ``fruehwarn model build`` does at
+  install); peak RSS from ``wait4``.
+- ``in-process`` rows: ``classify`` of each runtime after loading (steady state).
 - naive baseline: a transformers ``feature-extraction`` pipeline over the same encoder,
   called one post at a time (float32), plus the same head; measured on ``--baseline-n``
   posts of the same set (it is slow) in the same run.
@@ -63,6 +65,13 @@ def make_posts(n: int, data: Path | None, seed: int = 7) -> list[str]:
     return out
 
 
+CLI_VARIANTS = {  # name: (row label, model.runtime, model.quantize)
+    "onnx": ("fruehwarn classify (ONNX Runtime, default; CLI end to end)", "onnx", "false"),
+    "torch": ("fruehwarn classify (torch float32; CLI end to end)", "torch", "false"),
+    "int8": ("fruehwarn classify (torch int8; CLI end to end)", "torch", "true"),
+}
+
+
 def run_cli(in_path: Path, out_path: Path, env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of ``fruehwarn classify`` as a child process."""
     t = time.perf_counter()
@@ -84,48 +93,6 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def onnx_rows(cache: Path, weights: Path, posts: list[str], max_tokens: int, batch_size: int, cores: int
-              ) -> list[tuple[str, int, float, float]]:
-    """ONNX Runtime (float32 and int8 dynamic quantisation) over the same net, same batching."""
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from classifiers.encoder import load_encoder
-    from classifiers.sentiment import SentimentNet, load_weights
-
-    enc = load_encoder(cache, max_tokens=max_tokens)
-    net = SentimentNet(enc.model)
-    load_weights(net, weights)
-    net.eval()
-    tok = enc.tokenizer
-    out = []
-    with tempfile.TemporaryDirectory() as tmp:
-        f32 = Path(tmp) / "model.onnx"
-        ids, mask = tok.pad(tok.encode(posts[:4]))
-        torch.onnx.export(net, (ids, mask), str(f32), input_names=["input_ids", "attention_mask"],
-                          output_names=["logits", "embedding"], opset_version=17, dynamo=False,
-                          dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"}})
-        q8 = Path(tmp) / "model.q8.onnx"
-        quantize_dynamic(str(f32), str(q8), weight_type=QuantType.QInt8)
-        for label, path in (("float32", f32), ("int8", q8)):
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = cores
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            enc_ids = tok.encode(posts)
-            order = sorted(range(len(enc_ids)), key=lambda i: len(enc_ids[i]))
-            t = time.perf_counter()
-            for s in range(0, len(order), batch_size):
-                chunk = order[s:s + batch_size]
-                x, m = tok.pad([enc_ids[i] for i in chunk])
-                logits, emb = sess.run(None, {"input_ids": x.numpy(), "attention_mask": m.numpy()})
-                np.exp(logits)
-            out.append((f"in-process ONNX Runtime ({label}), tokenize excluded", len(posts),
-                        len(posts) / (time.perf_counter() - t), rss_mb()))
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, help="TSV (id, label, text) to take post texts from")
@@ -135,9 +102,8 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=None,
                     help="sentiment weights to measure (default: the shipped ones), e.g. a --layers 6 model")
     ap.add_argument("--skip-cli", action="store_true")
-    ap.add_argument("--cli", choices=("both", "float32", "int8"), default="both", help="CLI precisions to run")
+    ap.add_argument("--cli", default="onnx,torch", help=f"CLI variants to run, comma-separated: {','.join(CLI_VARIANTS)}")
     ap.add_argument("--skip-inprocess", action="store_true", help="skip the in-process rows")
-    ap.add_argument("--onnx", action="store_true", help="also try ONNX Runtime (float32 and int8; needs onnx)")
     args = ap.parse_args()
 
     import torch
@@ -148,51 +114,53 @@ def main() -> None:
     posts = make_posts(args.n, args.data)
     settings = load_settings(**({"model": {"cache_dir": args.cache_dir}} if args.cache_dir else {}))
     cache = settings.model_cache_dir
-    load_encoder(cache)  # build once so no row pays for the build
+    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx
+
+    weights = (args.weights or DEFAULT_WEIGHTS).resolve()
+    onnx_path = export_onnx(cache, weights)  # build + export once (install does it) so no row pays for it
     cores = len(os.sched_getaffinity(0))
     mean_chars = sum(map(len, posts)) / len(posts)
     print(f"{len(posts)} posts, mean {mean_chars:.0f} characters; {cores} cores; torch {torch.__version__}")
     rows: list[tuple[str, int, float, float]] = []
-    from classifiers.sentiment import DEFAULT_WEIGHTS
-
-    weights = (args.weights or DEFAULT_WEIGHTS).resolve()
     print(f"weights: {weights}")
 
     with tempfile.TemporaryDirectory() as tmp:
         in_path = Path(tmp) / "in.jsonl"
         in_path.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
                                    for i, t in enumerate(posts)), encoding="utf-8")
-        if not args.skip_cli:
-            for label, quant in (("fruehwarn classify (float32, default; CLI end to end)", "false"),
-                                 ("fruehwarn classify (int8; CLI end to end)", "true")):
-                if args.cli != "both" and (quant == "true") != (args.cli == "int8"):
-                    continue
-                env = {**os.environ, "FRUEHWARN_MODEL__CACHE_DIR": str(cache), "FRUEHWARN_MODEL__QUANTIZE": quant,
-                       "FRUEHWARN_DATA_DIR": str(Path(tmp) / "data"),
-                       **({"FRUEHWARN_MODEL__SENTIMENT_WEIGHTS": str(weights)} if args.weights else {})}
-                wall, peak = run_cli(in_path, Path(tmp) / "out.jsonl", env)
-                rows.append((label, len(posts), len(posts) / wall, peak))
+        for variant in [] if args.skip_cli else args.cli.split(","):
+            label, runtime, quant = CLI_VARIANTS[variant]
+            env = {**os.environ, "FRUEHWARN_MODEL__CACHE_DIR": str(cache), "FRUEHWARN_MODEL__QUANTIZE": quant,
+                   "FRUEHWARN_MODEL__RUNTIME": runtime, "FRUEHWARN_DATA_DIR": str(Path(tmp) / "data"),
+                   **({"FRUEHWARN_MODEL__SENTIMENT_WEIGHTS": str(weights)} if args.weights else {})}
+            wall, peak = run_cli(in_path, Path(tmp) / "out.jsonl", env)
+            rows.append((label, len(posts), len(posts) / wall, peak))
 
     # steady state in this process (the model is loaded once, then classify is timed)
+    from classifiers.encoder import EncoderTokenizer, encoder_dir
+    from classifiers.runtime import OnnxClassifier
     from classifiers.sentiment import TransformerClassifier
 
-    for quant in () if args.skip_inprocess else (False, True):
-        clf = TransformerClassifier(load_encoder(cache, max_tokens=settings.model.max_tokens), weights,
-                                    quantize=quant, batch_size=settings.model.batch_size)
+    size, max_tokens = settings.model.batch_size, settings.model.max_tokens
+    makers = {"ONNX Runtime": lambda: OnnxClassifier(onnx_path, EncoderTokenizer(encoder_dir(cache), max_tokens),
+                                                      batch_size=size),
+              "torch float32": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens), weights,
+                                                             quantize=False, batch_size=size),
+              "torch int8": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens), weights,
+                                                          quantize=True, batch_size=size)}
+    for name, make in () if args.skip_inprocess else makers.items():
+        clf = make()
         clf.classify(posts[:64])
         t = time.perf_counter()
         clf.classify(posts)
-        rows.append((f"in-process classify ({'int8' if quant else 'float32'}, after load)", len(posts),
+        rows.append((f"in-process classify ({name}, after load)", len(posts),
                      len(posts) / (time.perf_counter() - t), rss_mb()))
         del clf
-
-    if args.onnx:
-        rows += onnx_rows(cache, weights, posts, settings.model.max_tokens, settings.model.batch_size, cores)
 
     # naive baseline: transformers pipeline, one post at a time, float32, same encoder + head
     from transformers import PreTrainedTokenizerFast, pipeline
 
-    from classifiers.encoder import QUERY_PREFIX, encoder_dir
+    from classifiers.encoder import QUERY_PREFIX
 
     enc = load_encoder(cache, max_tokens=settings.model.max_tokens)
     from classifiers.sentiment import SentimentNet, load_weights

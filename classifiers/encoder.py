@@ -221,17 +221,22 @@ class EncoderTokenizer:
         encs = self.tok.encode_batch([prefix + self.normalise(t) for t in texts])
         return [e.ids for e in encs]
 
+    def pad_arrays(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Right-padded ``input_ids`` and ``attention_mask`` as int64 arrays (no torch needed)."""
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for i, x in enumerate(ids):
+            input_ids[i, :len(x)] = x
+            mask[i, :len(x)] = 1
+        return input_ids, mask
+
     def pad(self, ids: list[list[int]]) -> tuple[Any, Any]:
         """Right-padded ``input_ids`` and ``attention_mask`` tensors."""
         import torch
 
-        width = max(len(x) for x in ids)
-        input_ids = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, x in enumerate(ids):
-            input_ids[i, :len(x)] = torch.tensor(x, dtype=torch.long)
-            mask[i, :len(x)] = 1
-        return input_ids, mask
+        input_ids, mask = self.pad_arrays(ids)
+        return torch.from_numpy(input_ids), torch.from_numpy(mask)
 
 
 def _source_fingerprint(path: Path) -> str:

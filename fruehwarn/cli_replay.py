@@ -19,7 +19,7 @@ from fruehwarn.context import EXIT_RUNTIME, EXIT_USAGE, ctx_of, fail
 def _classifier(settings: object) -> object:
     """The real classifier when classifiers.sentiment is there, else the fake one."""
     try:
-        from classifiers.sentiment import load_classifier
+        from classifiers.runtime import load_classifier
     except ImportError:
         from classifiers.fake import FakeClassifier
 

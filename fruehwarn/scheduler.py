@@ -84,7 +84,7 @@ def default_stages(settings: Settings, *, post_cost: float = 0.0) -> Stages:
     from alerting.stage import process as alert_process
     from classifiers.detect import detect, group_pending
     from classifiers.pipeline import classify_pending, classify_range
-    from classifiers.sentiment import load_classifier
+    from classifiers.runtime import load_classifier
     from crawlers.runner import crawl_once
 
     classifier = load_classifier(settings)

