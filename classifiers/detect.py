@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -43,6 +43,30 @@ EMERGENCE_CHECKPOINT = "emergence"
 
 # (database url, epoch) -> (revision, grouper): the in-memory cache of the Topic rows
 _CACHE: dict[tuple[str, str], tuple[int, OnlineGrouper]] = {}
+
+# The statements of every tick, built once: Core statements on the tables with bound
+# parameters (no ORM objects, no statement construction per call; executemany for rows).
+_P, _C, _T, _K = (m.__table__ for m in (Post, Classification, Topic, Checkpoint))  # type: ignore[attr-defined]
+_TIME = _P.c.published_at.type
+
+
+def _at(name: str) -> Any:
+    return bindparam(name, type_=_TIME)
+
+
+_PENDING = (select(_C.c.post_id, _C.c.embedding, _P.c.text, _P.c.published_at)
+            .select_from(_C.join(_P, _P.c.id == _C.c.post_id))
+            .where(_C.c.grouped.is_(False)).order_by(_P.c.published_at, _P.c.id).limit(bindparam("b_limit")))
+_MARK_GROUPED = (update(_C).where(_C.c.post_id == bindparam("b_post"))
+                 .values(topic_id=bindparam("b_topic"), grouped=True))
+_TOPIC_UPDATE = update(_T).where(_T.c.id == bindparam("b_id")).values(
+    label=bindparam("b_label"), keywords=bindparam("b_keywords", type_=_T.c.keywords.type),
+    centroid=bindparam("b_centroid"), size=bindparam("b_size"), state=bindparam("b_state", type_=_T.c.state.type),
+    updated_at=bindparam("b_updated", type_=_T.c.updated_at.type),
+    last_post_at=bindparam("b_last", type_=_T.c.last_post_at.type))
+_CP_GET = select(_K.c.value).where(_K.c.name == bindparam("b_name"))
+_CP_SET = update(_K).where(_K.c.name == bindparam("b_name")).values(
+    value=bindparam("b_value", type_=_K.c.value.type), updated_at=bindparam("b_at", type_=_K.c.updated_at.type))
 
 
 # =========================================================================== grouping
@@ -69,13 +93,7 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
     key: tuple[str, str] | None = None
     try:
         with session_scope(engine) as s:
-            rows = s.execute(
-                select(Classification.post_id, Classification.embedding, Post.text, Post.published_at)
-                .join(Post, Post.id == Classification.post_id)
-                .where(Classification.grouped.is_(False))
-                .order_by(Post.published_at, Post.id)
-                .limit(limit)
-            ).all()
+            rows = s.connection().execute(_PENDING, {"b_limit": limit}).all()
             if not rows:
                 return 0
             cp = _cp_get(s, TOPICS_CHECKPOINT)
@@ -103,7 +121,7 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
                 if clock is not None:
                     grouper.retire_stale(clock)
             else:  # no post of the batch has an embedding
-                s.execute(update(Classification), updates)
+                _mark_grouped(s, updates)
             revision = int(cp.get("revision", 0)) + 1
             _cp_set(s, TOPICS_CHECKPOINT, {
                 "epoch": epoch, "revision": revision, "dim": grouper.dim if grouper else dim,
@@ -181,11 +199,11 @@ def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dic
             tid, seen = redirect[tid], seen + 1
         return ids.get(tid, tid) if tid is not None else None
 
-    changed = [{"id": st.id, "label": st.label, "keywords": st.keywords, "centroid": st.centroid.tobytes(),
-                "size": st.size, "state": _state_json(st), "updated_at": now, "last_post_at": st.last_post_at}
+    changed = [{"b_id": st.id, "b_label": st.label, "b_keywords": st.keywords, "b_centroid": st.centroid.tobytes(),
+                "b_size": st.size, "b_state": _state_json(st), "b_updated": now, "b_last": st.last_post_at}
                for st in g.topics.values() if st.dirty and st.id > 0]
     if changed:
-        s.execute(update(Topic), changed)
+        s.connection().execute(_TOPIC_UPDATE, changed)
     for st in g.topics.values():
         st.dirty = False
     for absorbed, _ in merges:
@@ -197,17 +215,21 @@ def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dic
             audit(s, "topic_merged", "topic", absorbed, into=survivor)
     for u in updates:
         u["topic_id"] = final(u["topic_id"])
-    s.execute(update(Classification), updates)
+    _mark_grouped(s, updates)
+
+
+def _mark_grouped(s: Session, updates: list[dict[str, Any]]) -> None:
+    s.connection().execute(_MARK_GROUPED, [{"b_post": u["post_id"], "b_topic": u["topic_id"]} for u in updates])
 
 
 def _cp_get(s: Session, name: str) -> dict[str, Any]:
-    """A checkpoint's value (Core statement: this runs on every tick)."""
-    value = s.execute(select(Checkpoint.value).where(Checkpoint.name == name)).scalar_one_or_none()
+    """A checkpoint's value (a prebuilt Core statement: this runs on every tick)."""
+    value = s.connection().execute(_CP_GET, {"b_name": name}).scalar_one_or_none()
     return dict(value) if value else {}
 
 
 def _cp_set(s: Session, name: str, value: dict[str, Any]) -> None:
-    done = s.execute(update(Checkpoint).where(Checkpoint.name == name).values(value=value, updated_at=utcnow()))
+    done = s.connection().execute(_CP_SET, {"b_name": name, "b_value": value, "b_at": utcnow()})
     if not done.rowcount:  # type: ignore[attr-defined]
         s.add(Checkpoint(name=name, value=value))
         s.flush()
