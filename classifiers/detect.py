@@ -64,6 +64,27 @@ _TOPIC_UPDATE = update(_T).where(_T.c.id == bindparam("b_id")).values(
     centroid=bindparam("b_centroid"), size=bindparam("b_size"), state=bindparam("b_state", type_=_T.c.state.type),
     updated_at=bindparam("b_updated", type_=_T.c.updated_at.type),
     last_post_at=bindparam("b_last", type_=_T.c.last_post_at.type))
+_RECENT = _P.c.published_at > _at("b_short")
+_NEG = _C.c.sentiment == "negative"
+_HAS = _C.c.sentiment.is_not(None)
+_IN_WINDOW = (_P.c.published_at > _at("b_start"), _P.c.published_at <= _at("b_now"),
+              _P.c.duplicate_of.is_(None))  # a cross-post is one voice, counted once
+# per topic with posts in the long window: posts, in the short window, negative, with sentiment,
+# and the last two in the short window
+_TOPIC_COUNTS = (
+    select(_C.c.topic_id, func.count(), func.sum(case((_RECENT, 1), else_=0)),
+           func.sum(case((_NEG, 1), else_=0)), func.sum(case((_HAS, 1), else_=0)),
+           func.sum(case((and_(_RECENT, _NEG), 1), else_=0)), func.sum(case((and_(_RECENT, _HAS), 1), else_=0)))
+    .select_from(_C.join(_P, _P.c.id == _C.c.post_id))
+    .where(*_IN_WINDOW, _C.c.topic_id.is_not(None))
+    .group_by(_C.c.topic_id))
+_WINDOW_POSTS = (
+    select(_P.c.id, _C.c.topic_id, _P.c.source_id, _P.c.author_hash, _C.c.sentiment, _P.c.published_at)
+    .select_from(_P.join(_C, _C.c.post_id == _P.c.id))
+    .where(*_IN_WINDOW, _C.c.topic_id.in_(bindparam("b_topics", expanding=True))))
+_ALL_COUNT = (select(func.count()).select_from(_C.join(_P, _P.c.id == _C.c.post_id))
+              .where(_P.c.published_at > _at("b_lo"), _P.c.published_at <= _at("b_hi"), _C.c.topic_id.is_not(None)))
+_ACTIVE_ISSUES = select(Issue).where(Issue.status.in_(ACTIVE))
 _CP_GET = select(_K.c.value).where(_K.c.name == bindparam("b_name"))
 _CP_SET = update(_K).where(_K.c.name == bindparam("b_name")).values(
     value=bindparam("b_value", type_=_K.c.value.type), updated_at=bindparam("b_at", type_=_K.c.updated_at.type))
@@ -279,21 +300,10 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
     with session_scope(engine) as s:
         cp = _cp_get(s, EMERGENCE_CHECKPOINT)
         states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in cp.get("issues", {}).items()}
-        active = {i.topic_id: i for i in s.execute(select(Issue).where(Issue.status.in_(ACTIVE))).scalars()}
+        active = {i.topic_id: i for i in s.execute(_ACTIVE_ISSUES).scalars()}
         start = now - timedelta(seconds=long_s)
         short_start = now - timedelta(seconds=cfg.window)
-        recent = Post.published_at > short_start
-        neg = Classification.sentiment == "negative"
-        has = Classification.sentiment.is_not(None)
-        rows = s.execute(
-            select(Classification.topic_id, func.count(), func.sum(case((recent, 1), else_=0)),
-                   func.sum(case((neg, 1), else_=0)), func.sum(case((has, 1), else_=0)),
-                   func.sum(case((and_(recent, neg), 1), else_=0)), func.sum(case((and_(recent, has), 1), else_=0)))
-            .join(Post, Post.id == Classification.post_id)
-            .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.is_not(None),
-                   Post.duplicate_of.is_(None))  # a cross-post is one voice, counted once
-            .group_by(Classification.topic_id)
-        ).all()
+        rows = s.connection().execute(_TOPIC_COUNTS, {"b_start": start, "b_now": now, "b_short": short_start}).all()
         counts = {int(t): (int(n), int(ns or 0)) for t, n, ns, *_ in rows}
         total_long = sum(n for n, _ in counts.values())
         total_short = sum(ns for _, ns in counts.values())
@@ -336,13 +346,7 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
 
 
 def _window_posts(s: Session, topics: set[int], start: datetime, now: datetime) -> list[WindowPost]:
-    rows = s.execute(
-        select(Post.id, Classification.topic_id, Post.source_id, Post.author_hash, Classification.sentiment,
-               Post.published_at)
-        .join(Classification, Classification.post_id == Post.id)
-        .where(Post.published_at > start, Post.published_at <= now, Classification.topic_id.in_(topics),
-               Post.duplicate_of.is_(None))
-    ).all()
+    rows = s.connection().execute(_WINDOW_POSTS, {"b_start": start, "b_now": now, "b_topics": sorted(topics)}).all()
     return [WindowPost(pid, tid, src, author or f"post:{pid}", sent, at) for pid, tid, src, author, sent, at in rows]
 
 
@@ -385,38 +389,47 @@ class _Baselines:
         return expected_volume(topic_hist=topic_hist, total_hist=total_hist, others_now=max(others_now, 0),
                                seasonal=seasonal, prior_share=prior_share)
 
-    def _counts(self, tid: int, start: datetime, end: datetime,
-                around: timedelta = timedelta(0)) -> tuple[int, int]:
-        """(posts of the topic in (start, end], all posts in (start - around, end + around]).
-
-        The topic's count goes through the topic index; the count of all posts in a range is
-        the same for every topic, so it is asked once per range and cached like the history.
-        """
-        topic_n = self.s.execute(
-            select(func.count()).select_from(Classification).join(Post, Post.id == Classification.post_id)
-            .where(Classification.topic_id == tid, Post.published_at > start, Post.published_at <= end)
-        ).scalar_one()
-        lo, hi = start - around, end + around
+    def _total(self, lo: datetime, hi: datetime) -> int:
+        """All grouped posts in (lo, hi]: the same for every topic, so asked once per range and cached."""
         key = (*self.key, lo, hi)
         total_n = _TOTAL_CACHE.get(key)
         if total_n is None:
             if len(_TOTAL_CACHE) > 50_000:
                 _TOTAL_CACHE.clear()
-            total_n = _TOTAL_CACHE[key] = int(self.s.execute(
-                select(func.count()).select_from(Classification).join(Post, Post.id == Classification.post_id)
-                .where(Post.published_at > lo, Post.published_at <= hi, Classification.topic_id.is_not(None))
-            ).scalar_one())
-        return int(topic_n or 0), total_n
+            total_n = _TOTAL_CACHE[key] = int(
+                self.s.connection().execute(_ALL_COUNT, {"b_lo": lo, "b_hi": hi}).scalar_one() or 0)
+        return total_n
 
     def _history(self, tid: int, window_s: float, end: datetime,
                  issue_since: datetime | None) -> tuple[int, int, list[int]]:
-        topic_hist, total_hist = self._counts(tid, end - timedelta(seconds=self.cfg.baseline_span), end)
-        seasonal = []
+        """The topic's posts over ``baseline_span`` before ``end`` (and all posts), and per earlier
+        week with any data the topic's posts in the same window; the topic's counts in one query."""
+        ranges = [(end - timedelta(seconds=self.cfg.baseline_span), end)]
         for k in range(1, self.cfg.baseline_weeks + 1):
             w_end = end + timedelta(seconds=window_s) - timedelta(days=7 * k)
-            if issue_since is not None and w_end > issue_since:
-                continue
-            n_topic, n_around = self._counts(tid, w_end - timedelta(seconds=window_s), w_end, timedelta(hours=12))
-            if n_around:  # no data that week: no evidence either way
-                seasonal.append(n_topic)
-        return topic_hist, total_hist, seasonal
+            if issue_since is None or w_end <= issue_since:
+                ranges.append((w_end - timedelta(seconds=window_s), w_end))
+        topic_n = _topic_counts(self.s, tid, ranges)
+        seasonal = [n for (lo, hi), n in zip(ranges[1:], topic_n[1:], strict=True)
+                    if self._total(lo - timedelta(hours=12), hi + timedelta(hours=12))]  # no data: no evidence
+        return topic_n[0], self._total(*ranges[0]), seasonal
+
+
+# number of ranges -> the statement counting a topic's posts in each (through the topic index)
+_RANGE_COUNTS: dict[int, Any] = {}
+
+
+def _topic_counts(s: Session, tid: int, ranges: list[tuple[datetime, datetime]]) -> list[int]:
+    stmt = _RANGE_COUNTS.get(len(ranges))
+    if stmt is None:
+        sums = [func.sum(case((and_(_P.c.published_at > _at(f"b_lo{i}"), _P.c.published_at <= _at(f"b_hi{i}")), 1),
+                              else_=0)) for i in range(len(ranges))]
+        stmt = _RANGE_COUNTS[len(ranges)] = (
+            select(*sums).select_from(_C.join(_P, _P.c.id == _C.c.post_id))
+            .where(_C.c.topic_id == bindparam("b_topic"), _P.c.published_at > _at("b_lo"),
+                   _P.c.published_at <= _at("b_hi")))
+    params: dict[str, Any] = {"b_topic": tid, "b_lo": min(lo for lo, _ in ranges), "b_hi": max(hi for _, hi in ranges)}
+    for i, (lo, hi) in enumerate(ranges):
+        params[f"b_lo{i}"], params[f"b_hi{i}"] = lo, hi
+    row = s.connection().execute(stmt, params).one()
+    return [int(n or 0) for n in row]
