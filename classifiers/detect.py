@@ -84,6 +84,7 @@ _WINDOW_POSTS = (
     .where(*_IN_WINDOW, _C.c.topic_id.in_(bindparam("b_topics", expanding=True))))
 _ALL_COUNT = (select(func.count()).select_from(_C.join(_P, _P.c.id == _C.c.post_id))
               .where(_P.c.published_at > _at("b_lo"), _P.c.published_at <= _at("b_hi"), _C.c.topic_id.is_not(None)))
+_ANY_ACTIVE = select(Issue.__table__.c.id).where(Issue.__table__.c.status.in_(ACTIVE)).limit(1)  # type: ignore[attr-defined]
 _ACTIVE_ISSUES = select(Issue).where(Issue.status.in_(ACTIVE))
 _CP_GET = select(_K.c.value).where(_K.c.name == bindparam("b_name"))
 _CP_SET = update(_K).where(_K.c.name == bindparam("b_name")).values(
@@ -300,7 +301,9 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
     with session_scope(engine) as s:
         cp = _cp_get(s, EMERGENCE_CHECKPOINT)
         states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in cp.get("issues", {}).items()}
-        active = {i.topic_id: i for i in s.execute(_ACTIVE_ISSUES).scalars()}
+        active: dict[int, Issue] = {}
+        if s.connection().execute(_ANY_ACTIVE).first() is not None:  # ORM objects only when there are any
+            active = {i.topic_id: i for i in s.execute(_ACTIVE_ISSUES).scalars()}
         start = now - timedelta(seconds=long_s)
         short_start = now - timedelta(seconds=cfg.window)
         rows = s.connection().execute(_TOPIC_COUNTS, {"b_start": start, "b_now": now, "b_short": short_start}).all()
