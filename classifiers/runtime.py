@@ -184,7 +184,7 @@ def export_onnx(cache_dir: Path, weights: Path = DEFAULT_WEIGHTS, *, force: bool
         with torch.inference_mode():
             expected = [t.numpy() for t in net(input_ids, mask)]
         _export(torch, net, (input_ids, mask), tmp, axes)
-        manifest = {"format": ONNX_FORMAT, "weights": fingerprint, "weights_path": str(weights),
+        manifest = {"format": ONNX_FORMAT, "weights": fingerprint, "weights_path": str(Path(weights).resolve()),
                     "encoder": _encoder_fingerprint(cache_dir), "dim": int(enc.model.config.hidden_size),
                     "num_layers": len(enc.model.encoder.layer), "opset": ONNX_OPSET, "torch": torch.__version__}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -199,7 +199,17 @@ def export_onnx(cache_dir: Path, weights: Path = DEFAULT_WEIGHTS, *, force: bool
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    _prune(target, str(Path(weights).resolve()))
     return target
+
+
+def _prune(keep: Path, weights_path: str) -> None:
+    """Remove older exports of the same weights file (~430 MB each; e.g. left by an upgrade)."""
+    for other in keep.parent.iterdir():
+        m = _read_manifest(other) if other.is_dir() and other != keep else None
+        if m is not None and m.get("weights_path") == weights_path:
+            log.info("removing the outdated ONNX export %s", other)
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _export(torch: Any, net: Any, args: tuple[Any, Any], out: Path, axes: dict[str, dict[int, str]]) -> None:

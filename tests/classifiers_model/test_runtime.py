@@ -73,8 +73,15 @@ def test_export_is_reused_redone_with_force_and_per_weights(tiny: tuple[Path, Pa
     torch.manual_seed(1)
     other = tmp_path / "other.safetensors"
     save_weights(SentimentNet(load_encoder(cache, build=False).model), 0, other, {})
-    assert export_onnx(cache, other) != first  # other weights, other export, other version
+    second = export_onnx(cache, other)
+    assert second != first and first.is_dir()  # other weights, other export, other version; both kept
     assert _onnx(cache, other).version != _onnx(cache, weights).version
+
+    # the same weights file retrained (an upgrade): the new export replaces the outdated one
+    torch.manual_seed(2)
+    save_weights(SentimentNet(load_encoder(cache, build=False).model), 0, weights, {})
+    third = export_onnx(cache, weights)
+    assert third not in (first, second) and not first.exists() and second.is_dir()
 
 
 def test_half_written_export_is_redone_and_damaged_one_is_a_clear_error(tiny: tuple[Path, Path]) -> None:
