@@ -247,6 +247,16 @@ def _check_export(directory: Path, tokenizer: EncoderTokenizer, input_ids: np.nd
 _CACHE: dict[tuple[Any, ...], Classifier] = {}
 
 
+def onnx_weights(model: Any) -> Path | None:
+    """The weights the ONNX export is made of under these ``model`` settings; None when torch runs.
+
+    int8 dynamic quantisation (``model.quantize``) is torch's, so it runs in torch.
+    """
+    if model.encoder == "fake" or model.runtime != "onnx" or model.quantize:
+        return None
+    return Path(model.sentiment_weights or DEFAULT_WEIGHTS)
+
+
 def load_classifier(settings: Any) -> Classifier:
     """The classifier the settings ask for, loaded once per process and then reused.
 
@@ -267,7 +277,7 @@ def load_classifier(settings: Any) -> Classifier:
            m.batch_size)
     if key not in _CACHE:
         build_encoder(cache)
-        if m.runtime == "onnx" and not m.quantize:  # int8 dynamic quantisation is torch's
+        if onnx_weights(m) is not None:
             directory = export_onnx(cache, weights)
             tok = EncoderTokenizer(encoder_dir(cache), m.max_tokens)
             _CACHE[key] = OnnxClassifier(directory, tok, threads=m.threads, batch_size=m.batch_size)

@@ -66,15 +66,14 @@ def build_cmd(ctx: typer.Context,
     With ``model.runtime: onnx`` (the default) the sentiment network is exported to ONNX too.
     """
     from classifiers.encoder import EncoderError, build_encoder
-    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx
+    from classifiers.runtime import export_onnx, onnx_weights
 
     settings = ctx_of(ctx).settings
     cache = settings.model_cache_dir
     try:
         target = build_encoder(cache, force=force)
         typer.echo(f"encoder ready in {target}")
-        if settings.model.runtime == "onnx":
-            weights = settings.model.sentiment_weights or DEFAULT_WEIGHTS
+        if (weights := onnx_weights(settings.model)) is not None:
             typer.echo(f"ONNX export ready in {export_onnx(cache, weights, force=force)}")
     except EncoderError as exc:
         fail(str(exc), EXIT_RUNTIME)

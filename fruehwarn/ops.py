@@ -166,12 +166,12 @@ def _check_model(settings: Settings) -> Check:
         return Check("model", True, "fake encoder configured (tests only)")
     try:
         from classifiers.encoder import build_encoder
-        from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx
+        from classifiers.runtime import export_onnx, onnx_weights
 
         path = build_encoder(settings.model_cache_dir)
-        if settings.model.runtime == "onnx" and not settings.model.quantize:
-            weights = settings.model.sentiment_weights or DEFAULT_WEIGHTS
-            return Check("model", True, f"encoder and ONNX export ready at {export_onnx(path.parent, weights)}")
+        if (weights := onnx_weights(settings.model)) is not None:
+            where = export_onnx(settings.model_cache_dir, weights)
+            return Check("model", True, f"encoder and ONNX export ready at {where}")
         return Check("model", True, f"encoder ready at {path}")
     except Exception as exc:  # noqa: BLE001
         return Check("model", False, _one_line(exc))

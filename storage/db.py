@@ -157,21 +157,20 @@ def create_scratch_database(admin_url: str, prefix: str = "fw_") -> str:
     import uuid
 
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
-    admin = make_engine(admin_url)
-    try:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 def drop_scratch_database(admin_url: str, db_url: str) -> None:
     """Drop a database made by :func:`create_scratch_database` (open connections are closed)."""
-    name = db_url.rsplit("/", 1)[1]
+    _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{db_url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _admin_execute(admin_url: str, sql: str) -> None:
+    """One statement outside a transaction (CREATE/DROP DATABASE cannot run inside one)."""
     admin = make_engine(admin_url)
     try:
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(sql))
     finally:
         admin.dispose()
