@@ -6,7 +6,7 @@ Posts: ``--n`` German posts of tweet length, taken (cycled) from the text column
 labelled TSV (e.g. SB10k test) or, without ``--data``, generated from German complaint
 templates. Rows of the table:
 
-- ``fruehwarn classify`` (CLI; ONNX Runtime = the default, torch float32, torch int8): the
+- ``fruehwarn classify`` (CLI; ONNX Runtime int8 = the default, ONNX Runtime float32, torch float32): the
   real command as a subprocess, end to end (start-up and model load included; the one-time
   encoder build and ONNX export are done before, as ``fruehwarn model build`` does at
   install); peak RSS from ``wait4``.
@@ -66,9 +66,9 @@ def make_posts(n: int, data: Path | None, seed: int = 7) -> list[str]:
 
 
 CLI_VARIANTS = {  # name: (row label, model.runtime, model.quantize)
-    "onnx": ("fruehwarn classify (ONNX Runtime, default; CLI end to end)", "onnx", "false"),
+    "int8": ("fruehwarn classify (ONNX Runtime int8, default; CLI end to end)", "onnx", "true"),
+    "onnx": ("fruehwarn classify (ONNX Runtime float32; CLI end to end)", "onnx", "false"),
     "torch": ("fruehwarn classify (torch float32; CLI end to end)", "torch", "false"),
-    "int8": ("fruehwarn classify (torch int8; CLI end to end)", "torch", "true"),
 }
 
 
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=None,
                     help="sentiment weights to measure (default: the shipped ones), e.g. a --layers 6 model")
     ap.add_argument("--skip-cli", action="store_true")
-    ap.add_argument("--cli", default="onnx,torch", help=f"CLI variants to run, comma-separated: {','.join(CLI_VARIANTS)}")
+    ap.add_argument("--cli", default="int8,onnx,torch", help=f"CLI variants to run, comma-separated: {','.join(CLI_VARIANTS)}")
     ap.add_argument("--skip-inprocess", action="store_true", help="skip the in-process rows")
     args = ap.parse_args()
 
@@ -142,12 +142,11 @@ def main() -> None:
     from classifiers.sentiment import TransformerClassifier
 
     size, max_tokens = settings.model.batch_size, settings.model.max_tokens
-    makers = {"ONNX Runtime": lambda: OnnxClassifier(onnx_path, EncoderTokenizer(encoder_dir(cache), max_tokens),
-                                                      batch_size=size),
+    tok = EncoderTokenizer(encoder_dir(cache), max_tokens)
+    makers = {"ONNX Runtime int8": lambda: OnnxClassifier(onnx_path, tok, batch_size=size, int8=True),
+              "ONNX Runtime float32": lambda: OnnxClassifier(onnx_path, tok, batch_size=size),
               "torch float32": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens), weights,
-                                                             quantize=False, batch_size=size),
-              "torch int8": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens), weights,
-                                                          quantize=True, batch_size=size)}
+                                                             batch_size=size)}
     for name, make in () if args.skip_inprocess else makers.items():
         clf = make()
         clf.classify(posts[:64])

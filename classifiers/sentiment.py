@@ -127,26 +127,24 @@ def load_weights(net: SentimentNet, path: Path) -> str:
 class TransformerClassifier(BatchedClassifier):
     """The fine-tuned network in torch (``model.runtime: torch``; implements ``Classifier``).
 
-    Needed for training and for int8 dynamic quantisation; inference uses ONNX Runtime by
-    default (:mod:`classifiers.runtime`).
+    Needed for training and the ONNX export, and the float32 reference; inference uses ONNX
+    Runtime by default (:mod:`classifiers.runtime`), int8 there (:mod:`classifiers.quantize`).
     """
 
     runtime = "torch"
 
-    def __init__(self, encoder: Encoder, weights: Path = DEFAULT_WEIGHTS, *, quantize: bool = True,
-                 threads: int = 0, batch_size: int = 64) -> None:
+    def __init__(self, encoder: Encoder, weights: Path = DEFAULT_WEIGHTS, *, threads: int = 0,
+                 batch_size: int = 64) -> None:
         torch = _torch()
         torch.set_num_threads(cpu_threads(threads))
         self.tokenizer = encoder.tokenizer
         net = SentimentNet(encoder.model)
         fingerprint = load_weights(net, weights)
         net.eval()
-        if quantize:
-            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         self.net = net
         self.batch_size = batch_size
         self.dim = int(encoder.model.config.hidden_size)
-        self.version = f"e5s-sentiment-{fingerprint}{'-q8' if quantize else ''}"
+        self.version = f"e5s-sentiment-{fingerprint}"
 
     def run_batch(self, input_ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         torch = _torch()

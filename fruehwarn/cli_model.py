@@ -27,6 +27,8 @@ def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None
     if weights is not None:
         updates["sentiment_weights"] = weights
     if quantize is not None:
+        if quantize and settings.model.runtime != "onnx":
+            fail("--quantize (int8) runs in ONNX Runtime only; set model.runtime: onnx", EXIT_USAGE)
         updates["quantize"] = quantize
     if updates:
         settings = settings.model_copy(update={"model": settings.model.model_copy(update=updates)})
@@ -133,7 +135,7 @@ def eval_cmd(
     fmt: Annotated[str | None, typer.Option("--format", help="germeval or tsv (default: by suffix).")] = None,
     part: Annotated[str, typer.Option(help="GermEval only: all, train, val or heldout (the fixed split).")] = "all",
     weights: Annotated[Path | None, typer.Option(help="Weights to evaluate (default: settings / shipped).")] = None,
-    quantize: Annotated[bool | None, typer.Option("--quantize/--no-quantize", help="int8 dynamic quantisation.")] = None,
+    quantize: Annotated[bool | None, typer.Option("--quantize/--no-quantize", help="int8 graph (default) or float32 (ONNX Runtime).")] = None,
 ) -> None:
     """Print micro-F1, macro-F1 and the confusion matrix of the sentiment model on a labelled file."""
     from classifiers.evaluation.evaluate import EvalError, evaluate_file

@@ -44,7 +44,7 @@ def _onnx(cache: Path, weights: Path, **kw: int) -> OnnxClassifier:
 
 def test_onnx_gives_the_torch_networks_outputs(tiny: tuple[Path, Path]) -> None:
     cache, weights = tiny
-    ref = TransformerClassifier(load_encoder(cache, build=False), weights, quantize=False, threads=1, batch_size=2)
+    ref = TransformerClassifier(load_encoder(cache, build=False), weights, threads=1, batch_size=2)
     onnx = _onnx(cache, weights, threads=1, batch_size=2)
     p_ref, e_ref = ref.forward(TEXTS)
     p_onnx, e_onnx = onnx.forward(TEXTS)
@@ -127,8 +127,47 @@ def test_load_classifier_picks_the_runtime(tiny: tuple[Path, Path], tmp_path: Pa
     assert isinstance(onnx, OnnxClassifier) and load_classifier(load_settings(**base, model=model)) is onnx
     torch_clf = load_classifier(load_settings(**base, model={**model, "runtime": "torch"}))
     assert isinstance(torch_clf, TransformerClassifier) and not torch_clf.version.endswith("-q8")
-    q8 = load_classifier(load_settings(**base, model={**model, "quantize": True}))  # int8 is torch's
-    assert isinstance(q8, TransformerClassifier) and q8.version.endswith("-q8")
+    q8 = load_classifier(load_settings(**base, model=model))  # the default: ONNX Runtime's int8 graph
+    f32 = load_classifier(load_settings(**base, model={**model, "quantize": False}))
+    assert isinstance(q8, OnnxClassifier) and q8.version == f32.version + "-q8" == torch_clf.version + "-q8"
+    with pytest.raises(ValueError, match="ONNX Runtime only"):  # int8 is not torch's
+        load_settings(**base, model={**model, "runtime": "torch", "quantize": True})
+
+
+def test_int8_graph_is_close_to_float32_and_independent_of_the_batch(tiny: tuple[Path, Path]) -> None:
+    cache, weights = tiny
+    f32 = _onnx(cache, weights, threads=1, batch_size=2)
+    q8 = _onnx(cache, weights, threads=1, batch_size=2, int8=True)
+    p_ref, e_ref = f32.forward(TEXTS)
+    p_q8, e_q8 = q8.forward(TEXTS)
+    assert 0 < np.abs(p_ref - p_q8).max() < 0.05  # quantised (not the float32 graph), yet close
+    assert (e_ref * e_q8).sum(1).min() > 0.99
+    assert q8.version == f32.version + "-q8"
+    # one scale per token: neither the batch size nor a post's neighbours change its result
+    alone = np.concatenate([q8.forward([t])[0] for t in TEXTS])
+    q8.batch_size = 64
+    mixed, _ = q8.forward(TEXTS[::-1] + ["Störung seit Stunden, nichts geht mehr"] * 3)
+    assert np.abs(alone - p_q8).max() < 1e-5 and np.abs(mixed[:len(TEXTS)][::-1] - p_q8).max() < 1e-5
+
+
+def test_int8_weights_are_7_bit_and_shared_file(tiny: tuple[Path, Path]) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    cache, weights = tiny
+    directory = export_onnx(cache, weights)
+    f32 = onnx.load(str(directory / "model.onnx"), load_external_data=False).graph
+    shapes = {t.name: len(t.dims) for t in f32.initializer}
+    weight_matmuls = sum(1 for n in f32.node if n.op_type == "MatMul" and shapes.get(n.input[1]) == 2)
+    graph = onnx.load(str(directory / runtime.INT8_GRAPH), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node]
+    # every projection with a weight matrix is int8; attention's own products stay float32
+    assert weight_matmuls > 0 and ops.count("MatMulIntegerToFloat") == weight_matmuls
+    assert ops.count("MatMul") == sum(1 for n in f32.node if n.op_type == "MatMul") - weight_matmuls
+    int8 = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert int8 and all(np.abs(w).max() <= 63 for w in int8)  # exact on CPUs without VNNI (no 16-bit saturation)
+    external = {e.value for t in graph.initializer for e in t.external_data if e.key == "location"}
+    assert external == {"model.data"}  # the word embeddings are read from the float32 export's file
 
 
 def test_onnx_inference_never_imports_torch(tiny: tuple[Path, Path]) -> None:

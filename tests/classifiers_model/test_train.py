@@ -57,14 +57,13 @@ def test_training_learns_saves_only_what_changed_and_reloads(tiny_cache: Path, t
     assert meta["config"]["seed"] == 3 and meta["validation"]["val"]["micro_f1"] == best["scores"]["val"]["micro_f1"]
 
     texts = ["gut toll die", "schlecht kaputt", "zug bahn heute"]
-    for quantize in (False, True):
-        clf = TransformerClassifier(load_encoder(tiny_cache, build=False), out, quantize=quantize, threads=1)
-        preds = clf.classify(texts)
-        assert [p.sentiment for p in preds] == ["positive", "negative", "neutral"]
-        for p in preds:
-            assert p.embedding is not None and p.embedding.dtype.name == "float32"
-            assert abs(float((p.embedding ** 2).sum()) - 1.0) < 1e-4
-        assert clf.version.startswith("e5s-sentiment-") and clf.version.endswith("-q8") == quantize
+    clf = TransformerClassifier(load_encoder(tiny_cache, build=False), out, threads=1)
+    preds = clf.classify(texts)
+    assert [p.sentiment for p in preds] == ["positive", "negative", "neutral"]
+    for p in preds:
+        assert p.embedding is not None and p.embedding.dtype.name == "float32"
+        assert abs(float((p.embedding ** 2).sum()) - 1.0) < 1e-4
+    assert clf.version.startswith("e5s-sentiment-") and not clf.version.endswith("-q8")
 
 
 def test_training_is_reproducible(tiny_cache: Path, tmp_path: Path) -> None:
@@ -104,7 +103,7 @@ def test_a_truncated_model_ships_its_layer_count_and_loads_truncated(tiny_cache:
         assert not any(k.startswith("bert.encoder.layer.1.") for k in fh.keys())
     enc = load_encoder(tiny_cache, build=False)
     assert len(enc.model.encoder.layer) == 2
-    clf = TransformerClassifier(enc, out, quantize=False, threads=1)
+    clf = TransformerClassifier(enc, out, threads=1)
     assert len(clf.net.bert.encoder.layer) == 1 and clf.net.bert.config.num_hidden_layers == 1
     assert [p.sentiment for p in clf.classify(["gut toll die", "schlecht kaputt", "zug bahn heute"])] == [
         "positive", "negative", "neutral"]
