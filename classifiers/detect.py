@@ -20,25 +20,30 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from classifiers.emergence import WindowPost, assess, expected_volume, may_emerge, window_stats
+from classifiers import window
+from classifiers.baselines import Baselines
+from classifiers.emergence import WindowPost, assess, may_emerge, window_stats
 from classifiers.issues import ACTIVE, DetectResult, follow, forget_links, merge_issues, raise_issue
 from classifiers.text import terms
 from classifiers.topics import OnlineGrouper, TopicState
+from classifiers.window import HAS, HAS_S, NEG, NEG_S, NS, N
 from config import Settings
-from storage.db import audit, session_scope
+from storage.db import POSTS_CHECKPOINT, audit, session_scope
 from storage.models import Checkpoint, Classification, Issue, Post, Topic, utcnow
 
 log = logging.getLogger(__name__)
 
 TOPICS_CHECKPOINT = "topics"
+MEAN_CHECKPOINT = "topics_mean"  # the running mean of the embeddings (read when the grouper is built)
 EMERGENCE_CHECKPOINT = "emergence"
 
 # (database url, epoch) -> (revision, grouper): the in-memory cache of the Topic rows
@@ -54,7 +59,8 @@ def _at(name: str) -> Any:
     return bindparam(name, type_=_TIME)
 
 
-_PENDING = (select(_C.c.post_id, _C.c.embedding, _P.c.text, _P.c.published_at)
+_PENDING = (select(_C.c.post_id, _C.c.embedding, _P.c.text, _P.c.published_at, _C.c.sentiment, _P.c.source_id,
+                   _P.c.author_hash, _P.c.duplicate_of)
             .select_from(_C.join(_P, _P.c.id == _C.c.post_id))
             .where(_C.c.grouped.is_(False)).order_by(_P.c.published_at, _P.c.id).limit(bindparam("b_limit")))
 _MARK_GROUPED = (update(_C).where(_C.c.post_id == bindparam("b_post"))
@@ -64,28 +70,15 @@ _TOPIC_UPDATE = update(_T).where(_T.c.id == bindparam("b_id")).values(
     centroid=bindparam("b_centroid"), size=bindparam("b_size"), state=bindparam("b_state", type_=_T.c.state.type),
     updated_at=bindparam("b_updated", type_=_T.c.updated_at.type),
     last_post_at=bindparam("b_last", type_=_T.c.last_post_at.type))
-_RECENT = _P.c.published_at > _at("b_short")
-_NEG = _C.c.sentiment == "negative"
-_HAS = _C.c.sentiment.is_not(None)
-_IN_WINDOW = (_P.c.published_at > _at("b_start"), _P.c.published_at <= _at("b_now"),
-              _P.c.duplicate_of.is_(None))  # a cross-post is one voice, counted once
-# per topic with posts in the long window: posts, in the short window, negative, with sentiment,
-# and the last two in the short window
-_TOPIC_COUNTS = (
-    select(_C.c.topic_id, func.count(), func.sum(case((_RECENT, 1), else_=0)),
-           func.sum(case((_NEG, 1), else_=0)), func.sum(case((_HAS, 1), else_=0)),
-           func.sum(case((and_(_RECENT, _NEG), 1), else_=0)), func.sum(case((and_(_RECENT, _HAS), 1), else_=0)))
-    .select_from(_C.join(_P, _P.c.id == _C.c.post_id))
-    .where(*_IN_WINDOW, _C.c.topic_id.is_not(None))
-    .group_by(_C.c.topic_id))
-_WINDOW_POSTS = (
+# grouped posts (not cross-posts: one voice, counted once) published after b_start: what the window holds
+_WINDOW_ROWS = (
     select(_P.c.id, _C.c.topic_id, _P.c.source_id, _P.c.author_hash, _C.c.sentiment, _P.c.published_at)
     .select_from(_P.join(_C, _C.c.post_id == _P.c.id))
-    .where(*_IN_WINDOW, _C.c.topic_id.in_(bindparam("b_topics", expanding=True))))
-_ALL_COUNT = (select(func.count()).select_from(_C.join(_P, _P.c.id == _C.c.post_id))
-              .where(_P.c.published_at > _at("b_lo"), _P.c.published_at <= _at("b_hi"), _C.c.topic_id.is_not(None)))
+    .where(_P.c.published_at > _at("b_start"), _P.c.duplicate_of.is_(None), _C.c.topic_id.is_not(None)))
 _ANY_ACTIVE = select(Issue.__table__.c.id).where(Issue.__table__.c.status.in_(ACTIVE)).limit(1)  # type: ignore[attr-defined]
 _ACTIVE_ISSUES = select(Issue).where(Issue.status.in_(ACTIVE))
+_CP_DETECT = select(_K.c.name, _K.c.value).where(
+    _K.c.name.in_((TOPICS_CHECKPOINT, EMERGENCE_CHECKPOINT, POSTS_CHECKPOINT)))
 _CP_GET = select(_K.c.value).where(_K.c.name == bindparam("b_name"))
 _CP_SET = update(_K).where(_K.c.name == bindparam("b_name")).values(
     value=bindparam("b_value", type_=_K.c.value.type), updated_at=bindparam("b_at", type_=_K.c.updated_at.type))
@@ -125,7 +118,7 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
             grouper = _grouper_for(s, settings, key, cp, dim)
             updates, touched = [], []
             clock = _parse(cp.get("clock"))
-            for post_id, blob, text, published_at in rows:
+            for post_id, blob, text, published_at, *_ in rows:
                 emb = _decode(blob)
                 if emb is None or grouper is None or emb.shape[0] != grouper.dim:
                     if emb is not None:
@@ -137,25 +130,28 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
                 updates.append({"post_id": post_id, "topic_id": a.topic_id, "grouped": True})
                 touched.append(a.topic_id)
                 clock = published_at if clock is None or published_at > clock else clock
+            merged = False
             if grouper is not None:
                 touched = list(dict.fromkeys(touched))
-                _persist(s, grouper, touched, updates, settings)
+                merged = _persist(s, grouper, touched, updates, settings)
                 if clock is not None:
                     grouper.retire_stale(clock)
+                _cp_set(s, MEAN_CHECKPOINT, {"mean_sum": grouper.mean_sum.tolist(), "mean_count": grouper.mean_count})
             else:  # no post of the batch has an embedding
                 _mark_grouped(s, updates)
-            revision = int(cp.get("revision", 0)) + 1
-            _cp_set(s, TOPICS_CHECKPOINT, {
-                "epoch": epoch, "revision": revision, "dim": grouper.dim if grouper else dim,
-                "clock": clock.isoformat() if clock else None,
-                "mean_sum": grouper.mean_sum.tolist() if grouper else [],
-                "mean_count": grouper.mean_count if grouper else 0,
-            })
+            old = int(cp.get("revision", 0))
+            _cp_set(s, TOPICS_CHECKPOINT, {"epoch": epoch, "revision": old + 1, "dim": grouper.dim if grouper else dim,
+                                           "clock": clock.isoformat() if clock else None})
         if grouper is not None:
             _CACHE.pop(key, None)
             while len(_CACHE) >= 8:  # a process rarely serves more than one database
                 _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[key] = (revision, grouper)
+            _CACHE[key] = (old + 1, grouper)
+        # the detection windows of this database follow (or are dropped after a merge)
+        window.grouped(key, old, old + 1, None if merged else [
+            WindowPost(pid, u["topic_id"], src, author or f"post:{pid}", sent, at)
+            for (pid, _, _, at, sent, src, author, dup), u in zip(rows, updates, strict=True)
+            if u["topic_id"] is not None and dup is None])
         return len(rows)
     except BaseException:
         if key is not None:
@@ -172,8 +168,9 @@ def _grouper_for(s: Session, settings: Settings, key: tuple[str, str], cp: dict[
     if want is None:
         return None
     g = OnlineGrouper(settings.topics, int(want))
-    if cp.get("mean_sum") and len(cp["mean_sum"]) == g.dim:
-        g.set_mean(np.asarray(cp["mean_sum"], dtype=np.float64), int(cp.get("mean_count", 0)))
+    mean = _cp_get(s, MEAN_CHECKPOINT) or cp  # older databases: in the topics checkpoint
+    if mean.get("mean_sum") and len(mean["mean_sum"]) == g.dim:
+        g.set_mean(np.asarray(mean["mean_sum"], dtype=np.float64), int(mean.get("mean_count", 0)))
     clock = _parse(cp.get("clock"))
     q = select(Topic).where(Topic.merged_into.is_(None), Topic.centroid.is_not(None))
     if clock is not None:
@@ -193,8 +190,8 @@ def _grouper_for(s: Session, settings: Settings, key: tuple[str, str], cp: dict[
 
 
 def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dict[str, Any]],
-             settings: Settings) -> None:
-    """Store new and changed topics, merges and the posts' topic ids."""
+             settings: Settings) -> bool:
+    """Store new and changed topics, merges and the posts' topic ids; True when topics merged."""
     merges = g.find_merges(touched, prefer=lambda: set(
         s.execute(select(Issue.topic_id).where(Issue.status.in_(ACTIVE))).scalars()))
     redirect: dict[int, int] = {}
@@ -238,6 +235,7 @@ def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dic
     for u in updates:
         u["topic_id"] = final(u["topic_id"])
     _mark_grouped(s, updates)
+    return bool(merges)
 
 
 def _mark_grouped(s: Session, updates: list[dict[str, Any]]) -> None:
@@ -299,35 +297,37 @@ def detect(settings: Settings, engine: Engine, now: datetime | None = None) -> D
 def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectResult, long_s: float) -> DetectResult:
     cfg = settings.emergence
     with session_scope(engine) as s:
-        cp = _cp_get(s, EMERGENCE_CHECKPOINT)
+        cps = {name: dict(value or {}) for name, value in s.connection().execute(_CP_DETECT)}
+        cp, topics_cp = cps.get(EMERGENCE_CHECKPOINT, {}), cps.get(TOPICS_CHECKPOINT, {})
         states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in cp.get("issues", {}).items()}
         active: dict[int, Issue] = {}
         if s.connection().execute(_ANY_ACTIVE).first() is not None:  # ORM objects only when there are any
             active = {i.topic_id: i for i in s.execute(_ACTIVE_ISSUES).scalars()}
-        start = now - timedelta(seconds=long_s)
-        short_start = now - timedelta(seconds=cfg.window)
-        rows = s.connection().execute(_TOPIC_COUNTS, {"b_start": start, "b_now": now, "b_short": short_start}).all()
-        counts = {int(t): (int(n), int(ns or 0)) for t, n, ns, *_ in rows}
-        total_long = sum(n for n, _ in counts.values())
-        total_short = sum(ns for _, ns in counts.values())
+        key = (engine.url.render_as_string(hide_password=True), topics_cp.get("epoch", ""))
+        revision = (int(topics_cp.get("revision", 0)), int(cps.get(POSTS_CHECKPOINT, {}).get("revision", 0)))
+
+        def _negative_enough(negs: int, with_sentiment: int) -> bool:
+            return bool(with_sentiment) and negs / with_sentiment >= cfg.min_negative_share
+
+        def _candidates(counts: dict[int, list[int]]) -> set[int]:
+            """The cheap tests first (volume and tone); only those topics are looked at closely."""
+            return {t for t, c in counts.items()
+                    if (c[NS] >= cfg.min_volume and _negative_enough(c[NEG_S], c[HAS_S]))
+                    or (c[N] >= cfg.min_volume_long and _negative_enough(c[NEG], c[HAS]))} | set(active)
+
+        counts, candidates, posts = _window_view(s, key, revision, now, long_s, cfg.window, _candidates)
+        total_long = sum(c[N] for c in counts.values())
+        total_short = sum(c[NS] for c in counts.values())
         prior_share = 1.0 / max(len(counts), 1)  # a typical topic's share while history is short
-
-        def _negative_enough(negs: Any, with_sentiment: Any) -> bool:
-            return bool(with_sentiment) and int(negs) / int(with_sentiment) >= cfg.min_negative_share
-
-        # the cheap tests in SQL first (volume and tone); only those topics are looked at closely
-        candidates = {int(t) for t, n, ns, nl, sl, nsh, ssh in rows
-                      if (ns >= cfg.min_volume and _negative_enough(nsh, ssh))
-                      or (n >= cfg.min_volume_long and _negative_enough(nl, sl))} | set(active)
         if candidates:
-            posts = _window_posts(s, candidates, start, now)
             short = window_stats(posts, now, cfg.window, cfg.per_author_cap)
             longw = window_stats(posts, now, long_s, cfg.per_author_cap)
-            base = _Baselines(s, engine, settings, now)
+            base = Baselines(s, key, settings, now)
             for tid in sorted(candidates):
                 issue = active.get(tid)
                 since = issue.first_post_at if issue and issue.first_post_at else None
-                n_long, n_short = counts.get(tid, (0, 0))
+                c = counts.get(tid)
+                n_long, n_short = (c[N], c[NS]) if c else (0, 0)
                 if tid not in short and tid not in longw:
                     a = None
                 elif issue is None and not may_emerge(short.get(tid), longw.get(tid), cfg):
@@ -348,91 +348,22 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
     return result
 
 
-def _window_posts(s: Session, topics: set[int], start: datetime, now: datetime) -> list[WindowPost]:
-    rows = s.connection().execute(_WINDOW_POSTS, {"b_start": start, "b_now": now, "b_topics": sorted(topics)}).all()
-    return [WindowPost(pid, tid, src, author or f"post:{pid}", sent, at) for pid, tid, src, author, sent, at in rows]
-
-
-# (database url, epoch, topic, window, history end) -> (topic_hist, total_hist, seasonal)
-_BASE_CACHE: dict[tuple[Any, ...], tuple[int, int, list[int]]] = {}
-BASELINE_STEP = 600  # seconds: the history end is rounded down to this, so baselines are cached
-
-
-# (database url, topics epoch, start, end) -> classified posts in (start, end], shared by all topics
-_TOTAL_CACHE: dict[tuple[Any, ...], int] = {}
-
-
-class _Baselines:
-    """Expected volumes of topics (see :mod:`classifiers.emergence`), history cached per 10 minutes."""
-
-    def __init__(self, s: Session, engine: Engine, settings: Settings, now: datetime) -> None:
-        self.s, self.cfg, self.now, self.engine = s, settings.emergence, now, engine
-        self._key: tuple[str, str] | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        if self._key is None:
-            epoch = _cp_get(self.s, TOPICS_CHECKPOINT).get("epoch", "")
-            self._key = (self.engine.url.render_as_string(hide_password=True), epoch)
-        return self._key
-
-    def expected(self, tid: int, window_s: float, others_now: int, issue_since: datetime | None,
-                 prior_share: float) -> float:
-        end = self.now - timedelta(seconds=window_s)
-        if issue_since is not None:  # an open issue is measured against the time before it began
-            end = min(end, issue_since)
-        end = datetime.fromtimestamp(end.timestamp() // BASELINE_STEP * BASELINE_STEP)
-        key = (*self.key, tid, window_s, end)
-        hist = _BASE_CACHE.get(key)
-        if hist is None:
-            if len(_BASE_CACHE) > 50_000:
-                _BASE_CACHE.clear()
-            hist = _BASE_CACHE[key] = self._history(tid, window_s, end, issue_since)
-        topic_hist, total_hist, seasonal = hist
-        return expected_volume(topic_hist=topic_hist, total_hist=total_hist, others_now=max(others_now, 0),
-                               seasonal=seasonal, prior_share=prior_share)
-
-    def _total(self, lo: datetime, hi: datetime) -> int:
-        """All grouped posts in (lo, hi]: the same for every topic, so asked once per range and cached."""
-        key = (*self.key, lo, hi)
-        total_n = _TOTAL_CACHE.get(key)
-        if total_n is None:
-            if len(_TOTAL_CACHE) > 50_000:
-                _TOTAL_CACHE.clear()
-            total_n = _TOTAL_CACHE[key] = int(
-                self.s.connection().execute(_ALL_COUNT, {"b_lo": lo, "b_hi": hi}).scalar_one() or 0)
-        return total_n
-
-    def _history(self, tid: int, window_s: float, end: datetime,
-                 issue_since: datetime | None) -> tuple[int, int, list[int]]:
-        """The topic's posts over ``baseline_span`` before ``end`` (and all posts), and per earlier
-        week with any data the topic's posts in the same window; the topic's counts in one query."""
-        ranges = [(end - timedelta(seconds=self.cfg.baseline_span), end)]
-        for k in range(1, self.cfg.baseline_weeks + 1):
-            w_end = end + timedelta(seconds=window_s) - timedelta(days=7 * k)
-            if issue_since is None or w_end <= issue_since:
-                ranges.append((w_end - timedelta(seconds=window_s), w_end))
-        topic_n = _topic_counts(self.s, tid, ranges)
-        seasonal = [n for (lo, hi), n in zip(ranges[1:], topic_n[1:], strict=True)
-                    if self._total(lo - timedelta(hours=12), hi + timedelta(hours=12))]  # no data: no evidence
-        return topic_n[0], self._total(*ranges[0]), seasonal
-
-
-# number of ranges -> the statement counting a topic's posts in each (through the topic index)
-_RANGE_COUNTS: dict[int, Any] = {}
-
-
-def _topic_counts(s: Session, tid: int, ranges: list[tuple[datetime, datetime]]) -> list[int]:
-    stmt = _RANGE_COUNTS.get(len(ranges))
-    if stmt is None:
-        sums = [func.sum(case((and_(_P.c.published_at > _at(f"b_lo{i}"), _P.c.published_at <= _at(f"b_hi{i}")), 1),
-                              else_=0)) for i in range(len(ranges))]
-        stmt = _RANGE_COUNTS[len(ranges)] = (
-            select(*sums).select_from(_C.join(_P, _P.c.id == _C.c.post_id))
-            .where(_C.c.topic_id == bindparam("b_topic"), _P.c.published_at > _at("b_lo"),
-                   _P.c.published_at <= _at("b_hi")))
-    params: dict[str, Any] = {"b_topic": tid, "b_lo": min(lo for lo, _ in ranges), "b_hi": max(hi for _, hi in ranges)}
-    for i, (lo, hi) in enumerate(ranges):
-        params[f"b_lo{i}"], params[f"b_hi{i}"] = lo, hi
-    row = s.connection().execute(stmt, params).one()
-    return [int(n or 0) for n in row]
+def _window_view(s: Session, key: tuple[str, str], revision: tuple[int, int], now: datetime, long_s: float,
+                 short_s: float, candidates: Callable[[dict[int, list[int]]], set[int]],
+                 ) -> tuple[dict[int, list[int]], set[int], list[WindowPost]]:
+    """Per-topic counts of the window at ``now``, the candidate topics and their posts: from the
+    in-memory window when it is up to date (see :mod:`classifiers.window`), else rebuilt."""
+    wkey = (*key, long_s, short_s)
+    with window.LOCK:
+        w = window.cached(wkey, revision) if key[1] else None  # no epoch: nothing was grouped yet
+        if w is None or not w.advance(now):
+            w = window.Window(wkey, revision, long_s, short_s)
+            w.advance(now)
+            rows = s.connection().execute(_WINDOW_ROWS, {"b_start": now - timedelta(seconds=long_s)})
+            for pid, tid, src, author, sent, at in rows:
+                w.add(WindowPost(pid, tid, src, author or f"post:{pid}", sent, at))
+            if key[1]:
+                window.store(w)
+        counts = w.counts_at(now)
+        chosen = candidates(counts)
+        return counts, chosen, w.posts_of(chosen, now)

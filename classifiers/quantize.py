@@ -27,6 +27,7 @@ head stay float32. The int8 graph keeps the unchanged initializers (above all th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def quantize_graph(source: Path, target: Path) -> int:
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
 
-    def const(name: str, value: np.ndarray) -> str:
+    def const(name: str, value: Any) -> str:
         graph.initializer.append(numpy_helper.from_array(np.asarray(value), _P + name))
         return _P + name
 

@@ -173,26 +173,27 @@ class OnlineGrouper:
         k = min(4, n)
         cand = np.argpartition(-sims, k - 1)[:k] if n > k else np.arange(n)
         best_id, best = None, -2.0
+        idfs = self._idfs(lowered)  # the same for every candidate: computed once
         for row in cand:
             tid = self._id_of_row[int(row)]
-            score = float(sims[row]) + self.settings.keyword_weight * self._overlap(lowered, self.topics[tid])
+            score = float(sims[row]) + self.settings.keyword_weight * _overlap(idfs, self.topics[tid])
             if score > best:
                 best_id, best = tid, score
         return best_id, best
 
     def _overlap(self, lowered: list[str], state: TopicState) -> float:
         """Share of the post's idf-weighted words that the topic uses (0..1)."""
-        if not lowered:
-            return 0.0
+        return _overlap(self._idfs(lowered), state)
+
+    def _idfs(self, lowered: list[str]) -> tuple[list[tuple[str, float]], float]:
+        """The post's distinct words with their idf over the active topics, and the idf sum."""
         avg = self.total_terms / max(len(self.topics), 1)
-        num = den = 0.0
+        out, den = [], 0.0
         for w in set(lowered):
             idf = math.log(1.0 + avg / max(self.term_freq.get(w, 0), 1))
             den += idf
-            c = state.terms.get(w, 0)
-            if c:
-                num += idf * min(1.0, c / state.size)
-        return num / den if den else 0.0
+            out.append((w, idf))
+        return out, den
 
     # ------------------------------------------------------------------ merging
 
@@ -217,6 +218,8 @@ class OnlineGrouper:
             if other not in self.topics or self.topics[other].size < 2:
                 continue
             a, b = self.topics[tid], self.topics[other]
+            if float(sims[row]) + self.settings.keyword_weight < self.settings.merge_threshold:
+                continue  # not even with all keywords shared (the Jaccard index is at most 1)
             score = float(sims[row]) + self.settings.keyword_weight * _keyword_jaccard(a, b)
             if score < self.settings.merge_threshold:
                 continue
@@ -326,6 +329,16 @@ class OnlineGrouper:
             self._row_of[moved] = row
         self._id_of_row.pop()
         self._matrix[last] = 0.0
+
+
+def _overlap(idfs: tuple[list[tuple[str, float]], float], state: TopicState) -> float:
+    words, den = idfs
+    num = 0.0
+    for w, idf in words:
+        c = state.terms.get(w, 0)
+        if c:
+            num += idf * min(1.0, c / state.size)
+    return num / den if den else 0.0
 
 
 def _rank(state: TopicState, prefer: set[int]) -> tuple[bool, int, int]:

@@ -143,6 +143,17 @@ def set_checkpoint(session: Session, name: str, value: dict[str, Any]) -> None:
     session.add(row)
 
 
+POSTS_CHECKPOINT = "posts"
+
+
+def posts_changed(session: Session) -> None:
+    """Record that posts changed outside the pipeline's stages (deleted, ``duplicate_of``
+    cleared, a classification rewritten in place): bumps the revision of the ``posts``
+    checkpoint, so that in-memory caches of posts (detection's sliding window) rebuild."""
+    value = get_checkpoint(session, POSTS_CHECKPOINT)
+    set_checkpoint(session, POSTS_CHECKPOINT, {**value, "revision": int(value.get("revision", 0)) + 1})
+
+
 def ping(engine: Engine) -> None:
     """Raise if the database cannot be reached."""
     with engine.connect() as conn:

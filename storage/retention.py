@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from config import Settings
-from storage.db import audit, session_scope
+from storage.db import audit, posts_changed, session_scope
 from storage.models import (
     AuditLog,
     Classification,
@@ -54,6 +54,7 @@ def _purge_posts(engine: Engine, cutoff: datetime) -> int:
             s.execute(delete(Classification).where(Classification.post_id.in_(ids)))  # type: ignore[attr-defined]
             s.execute(delete(IssuePost).where(IssuePost.post_id.in_(ids)))  # type: ignore[attr-defined]
             s.execute(delete(Post).where(Post.id.in_(ids)))  # type: ignore[union-attr]
+            posts_changed(s)
             total += len(ids)
 
 

@@ -57,7 +57,7 @@ def main() -> None:
     import torch
 
     from classifiers.encoder import load_encoder, mean_pool
-    from classifiers.runtime import load_classifier
+    from classifiers.runtime import BatchedClassifier, load_classifier
     from config import load_settings
 
     docs = read_aspect_docs(args.file, args.part)
@@ -77,6 +77,7 @@ def main() -> None:
     for quant in (False, True):  # the shipped weights in ONNX Runtime, float32 and int8
         model = settings.model.model_copy(update={"runtime": "onnx", "quantize": quant, "sentiment_weights": None})
         clf = load_classifier(settings.model_copy(update={"model": model}))
+        assert isinstance(clf, BatchedClassifier)
         rows.append((f"fine-tuned sentiment net, one pass ({'int8' if quant else 'float32'})", clf.forward(texts)[1]))
     majority = counts.most_common(1)[0][1] / len(labels)
     print(f"\n{'embedding':<52} {'1-NN acc':>9} {'P@5':>7}")
