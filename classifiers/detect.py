@@ -5,11 +5,16 @@ functions on a simulated clock (``now=``). Everything they need is in the databa
 
 * Topic rows carry the centroid (float32 *mean* of the members' embeddings), size,
   keywords, label, ``merged_into`` and in ``state`` the term counts and spellings;
-* the checkpoint ``topics`` holds the running mean embedding (for centring), the
-  grouping clock and a revision; the in-memory :class:`~classifiers.topics.OnlineGrouper`
-  is only a cache of these rows, reused while the revision is unchanged, rebuilt otherwise;
+* the checkpoint ``topics`` holds the grouping clock and a revision (bumped by every
+  grouping batch), ``topics_mean`` the running mean embedding (for centring); the in-memory
+  :class:`~classifiers.topics.OnlineGrouper` is only a cache of these rows, reused while the
+  revision is unchanged, rebuilt otherwise;
 * the checkpoint ``emergence`` holds per open issue when it last changed state and since
   when its volume is back at baseline.
+
+Detection's sliding window (per-topic counts of the posts of the last hours) is likewise a
+cache in memory (:mod:`classifiers.window`), kept up to date by grouping and rebuilt from
+the database when the ``topics`` or ``posts`` revision says it may be stale.
 
 The issue lifecycle (open, acknowledged, resolved, re-opened) is in :mod:`classifiers.issues`.
 One grouping stage at a time is assumed (the scheduler never overlaps a job).
@@ -298,13 +303,12 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
     cfg = settings.emergence
     with session_scope(engine) as s:
         cps = {name: dict(value or {}) for name, value in s.connection().execute(_CP_DETECT)}
-        cp, topics_cp = cps.get(EMERGENCE_CHECKPOINT, {}), cps.get(TOPICS_CHECKPOINT, {})
+        cp = cps.get(EMERGENCE_CHECKPOINT, {})
         states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in cp.get("issues", {}).items()}
         active: dict[int, Issue] = {}
         if s.connection().execute(_ANY_ACTIVE).first() is not None:  # ORM objects only when there are any
             active = {i.topic_id: i for i in s.execute(_ACTIVE_ISSUES).scalars()}
-        key = (engine.url.render_as_string(hide_password=True), topics_cp.get("epoch", ""))
-        revision = (int(topics_cp.get("revision", 0)), int(cps.get(POSTS_CHECKPOINT, {}).get("revision", 0)))
+        key, revision = _window_key(engine, cps)
 
         def _negative_enough(negs: int, with_sentiment: int) -> bool:
             return bool(with_sentiment) and negs / with_sentiment >= cfg.min_negative_share
@@ -348,21 +352,41 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
     return result
 
 
+def window_state(settings: Settings, engine: Engine, now: datetime, *,
+                 use_cache: bool = True) -> tuple[dict[int, list[int]], list[WindowPost]]:
+    """The window as detect sees it at ``now``: per-topic counts (see :mod:`classifiers.window`)
+    and every post; ``use_cache=False``: straight from the database (tests, diagnostics)."""
+    cfg = settings.emergence
+    with session_scope(engine) as s:
+        key, revision = _window_key(engine, {n: dict(v or {}) for n, v in s.connection().execute(_CP_DETECT)})
+        counts, _, posts = _window_view(s, key, revision, now, max(cfg.long_window, cfg.window), cfg.window,
+                                        lambda c: set(c), use_cache=use_cache)
+    return counts, posts
+
+
+def _window_key(engine: Engine, cps: dict[str, dict[str, Any]]) -> tuple[tuple[str, str], tuple[int, int]]:
+    """(database url, topics epoch) and the revisions of the topics and posts checkpoints."""
+    topics_cp = cps.get(TOPICS_CHECKPOINT, {})
+    return ((engine.url.render_as_string(hide_password=True), topics_cp.get("epoch", "")),
+            (int(topics_cp.get("revision", 0)), int(cps.get(POSTS_CHECKPOINT, {}).get("revision", 0))))
+
+
 def _window_view(s: Session, key: tuple[str, str], revision: tuple[int, int], now: datetime, long_s: float,
-                 short_s: float, candidates: Callable[[dict[int, list[int]]], set[int]],
+                 short_s: float, candidates: Callable[[dict[int, list[int]]], set[int]], *, use_cache: bool = True,
                  ) -> tuple[dict[int, list[int]], set[int], list[WindowPost]]:
     """Per-topic counts of the window at ``now``, the candidate topics and their posts: from the
     in-memory window when it is up to date (see :mod:`classifiers.window`), else rebuilt."""
     wkey = (*key, long_s, short_s)
+    use_cache = use_cache and bool(key[1])  # no epoch: nothing was grouped yet
     with window.LOCK:
-        w = window.cached(wkey, revision) if key[1] else None  # no epoch: nothing was grouped yet
+        w = window.cached(wkey, revision) if use_cache else None
         if w is None or not w.advance(now):
             w = window.Window(wkey, revision, long_s, short_s)
             w.advance(now)
             rows = s.connection().execute(_WINDOW_ROWS, {"b_start": now - timedelta(seconds=long_s)})
             for pid, tid, src, author, sent, at in rows:
                 w.add(WindowPost(pid, tid, src, author or f"post:{pid}", sent, at))
-            if key[1]:
+            if use_cache:
                 window.store(w)
         counts = w.counts_at(now)
         chosen = candidates(counts)
