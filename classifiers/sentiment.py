@@ -40,7 +40,12 @@ def _torch() -> Any:
 
 
 class SentimentNet(_torch().nn.Module):  # type: ignore[misc]
-    """Encoder + mean pooling + linear head; ``forward`` returns (logits, embedding)."""
+    """Encoder + mean pooling + linear head; ``forward`` returns (logits, embedding).
+
+    The embedding is the L2-normalised pooled vector, or, when the net has an embedding head
+    (``add_embedding_head``; trained with ``--embed-distill``), a linear map of it trained to
+    point where the full original encoder's embedding points -- still one forward pass.
+    """
 
     def __init__(self, bert: Any, n_labels: int = len(LABELS), dropout: float = 0.1) -> None:
         torch = _torch()
@@ -48,6 +53,16 @@ class SentimentNet(_torch().nn.Module):  # type: ignore[misc]
         self.bert = bert
         self.dropout = torch.nn.Dropout(dropout)
         self.head = torch.nn.Linear(bert.config.hidden_size, n_labels)
+        self.embed: Any = None
+
+    def add_embedding_head(self) -> None:
+        """A linear embedding head, initialised to the identity (the pooled vector)."""
+        torch = _torch()
+        size = self.bert.config.hidden_size
+        self.embed = torch.nn.Linear(size, size)
+        with torch.no_grad():
+            self.embed.weight.copy_(torch.eye(size))
+            self.embed.bias.zero_()
 
     def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
         torch = _torch()
@@ -55,7 +70,8 @@ class SentimentNet(_torch().nn.Module):  # type: ignore[misc]
         m = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
         logits = self.head(self.dropout(pooled))
-        return logits, torch.nn.functional.normalize(pooled, dim=-1)
+        emb = pooled if self.embed is None else self.embed(pooled)
+        return logits, torch.nn.functional.normalize(emb, dim=-1)
 
 
 def truncate_layers(bert: Any, num_layers: int) -> None:
@@ -66,10 +82,10 @@ def truncate_layers(bert: Any, num_layers: int) -> None:
 
 
 def trainable_keys(net: SentimentNet, first_trained_layer: int) -> list[str]:
-    """State-dict keys that fine-tuning changes: layers >= first_trained_layer and the head."""
+    """State-dict keys that fine-tuning changes: layers >= first_trained_layer and the heads."""
     keys = []
     for k in net.state_dict():
-        if k.startswith("head."):
+        if k.startswith(("head.", "embed.")):
             keys.append(k)
         elif k.startswith("bert.encoder.layer."):
             if int(k.split(".")[3]) >= first_trained_layer:
@@ -113,6 +129,8 @@ def load_weights(net: SentimentNet, path: Path) -> str:
             raise EncoderError(f"{path}: trained with {num_layers} encoder layers, this encoder has "
                                f"{len(net.bert.encoder.layer)}; retrain with: fruehwarn model train")
         truncate_layers(net.bert, num_layers)
+        if any(k.startswith("embed.") for k in fh.keys()) and net.embed is None:
+            net.add_embedding_head()
         for k in fh.keys():
             state[k] = fh.get_tensor(k).to(torch.float32)
     own = net.state_dict()

@@ -99,6 +99,8 @@ def train_cmd(
     teacher: Annotated[Path | None, typer.Option(help="Distil from these trained weights (e.g. the shipped model).")
                        ] = None,
     distill: Annotated[float, typer.Option(help="Share of the loss following the teacher (with --teacher).")] = 0.5,
+    embed_distill: Annotated[float, typer.Option(
+        help="Weight of a loss keeping the embedding near the full original encoder's (topic grouping); 0: off.")] = 0.0,
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
     eval_every: Annotated[int, typer.Option(help="Steps between validation runs.")] = 150,
     limit: Annotated[int, typer.Option(help="Use at most this many examples (0: all).")] = 0,
@@ -112,7 +114,7 @@ def train_cmd(
     settings = ctx_of(ctx).settings
     cfg = TrainConfig(seed=seed, epochs=epochs, batch_size=batch_size, max_tokens=max_tokens, lr=lr,
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
-                      teacher=str(teacher or ""), distill=distill, germeval_repeat=germeval_repeat,
+                      teacher=str(teacher or ""), distill=distill, embed_distill=embed_distill, germeval_repeat=germeval_repeat,
                       eval_every=eval_every, threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []])
     try:

@@ -50,6 +50,7 @@ class TrainConfig:
     teacher: str = ""  # weights of a (larger) trained model to distil from; "": plain fine-tuning
     distill: float = 0.5  # share of the loss that follows the teacher's soft labels (with a teacher)
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
+    embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
     eval_every: int = 150  # steps between validation runs / checkpoints
     threads: int = 0  # torch threads (0: all cores)
@@ -134,6 +135,25 @@ def teacher_probs(encoder: Encoder, weights: Path, texts: list[str]) -> np.ndarr
         del teacher
 
 
+def reference_embeddings(encoder: Encoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised mean-pooled embeddings of the full, untrained encoder (what topic grouping wants)."""
+    import torch
+
+    from classifiers.encoder import mean_pool
+
+    tok = encoder.tokenizer
+    ids = tok.encode(texts)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.zeros((len(ids), encoder.model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for s in range(0, len(order), batch_size):
+            chunk = order[s:s + batch_size]
+            input_ids, mask = tok.pad([ids[i] for i in chunk])
+            pooled = mean_pool(encoder.model(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+            out[chunk] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out
+
+
 def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets: dict[str, list[Example]],
           out: Path, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Fine-tune and write the best checkpoint (by mean validation (micro-F1 + macro-F1) / 2) to ``out``."""
@@ -157,12 +177,18 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
         echo(f"teacher {cfg.teacher}: labelling {len(train_set)} examples")
         probs = teacher_probs(encoder, Path(cfg.teacher), [e.text for e in train_set])
         soft = torch.softmax(torch.log(torch.tensor(probs).clamp(min=1e-8)) / cfg.temperature, dim=-1)
+    ref = None
+    if cfg.embed_distill > 0:  # before truncation and training: the original encoder, all its layers
+        echo(f"reference embeddings of the original encoder for {len(train_set)} examples")
+        ref = torch.from_numpy(reference_embeddings(encoder, [e.text for e in train_set]))
     truncate_layers(encoder.model, cfg.layers)
     net = SentimentNet(encoder.model)
+    if ref is not None:
+        net.add_embedding_head()
     n_layers = len(encoder.model.encoder.layer)
     first = min(max(cfg.first_trained_layer, 0), n_layers)
     for name, p in net.named_parameters():
-        p.requires_grad = name.startswith("head.") or (
+        p.requires_grad = name.startswith(("head.", "embed.")) or (
             name.startswith("bert.encoder.layer.") and int(name.split(".")[3]) >= first)
     n_train = sum(p.numel() for p in net.parameters() if p.requires_grad)
     echo(f"training {n_train / 1e6:.1f} M parameters (layers {first}-{n_layers - 1} + head) on "
@@ -171,8 +197,8 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
     labels = [LABELS.index(e.label) for e in train_set]
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     total = max(1, int(round(steps_per_epoch * cfg.epochs)))
-    head_params = [p for n, p in net.named_parameters() if p.requires_grad and n.startswith("head.")]
-    enc_params = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    head_params = [p for n, p in net.named_parameters() if p.requires_grad and n.startswith(("head.", "embed."))]
+    enc_params = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith(("head.", "embed."))]
     opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
                             weight_decay=cfg.weight_decay)
     warm = max(1, int(total * cfg.warmup))
@@ -209,12 +235,14 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
         for batch in _batches(ids, labels, cfg.batch_size, rng):
             input_ids, mask = tok.pad([ids[i] for i in batch])
             y = torch.tensor([labels[i] for i in batch])
-            logits, _ = net(input_ids, mask)
+            logits, emb = net(input_ids, mask)
             loss = loss_fn(logits, y)
             if soft is not None:  # distillation: follow the teacher's softened distribution too
                 t = cfg.temperature
                 kl = torch.nn.functional.kl_div(torch.log_softmax(logits / t, -1), soft[batch], reduction="batchmean")
                 loss = (1 - cfg.distill) * loss + cfg.distill * t * t * kl
+            if ref is not None:  # keep the embedding where the original encoder's points (topic grouping)
+                loss = loss + cfg.embed_distill * (1 - (emb * ref[batch]).sum(-1)).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(enc_params + head_params, 1.0)

@@ -182,3 +182,23 @@ def test_onnx_inference_never_imports_torch(tiny: tuple[Path, Path]) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_net_with_an_embedding_head_exports_with_it(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    import torch
+
+    cache, _ = tiny
+    torch.manual_seed(1)
+    net = SentimentNet(load_encoder(cache, build=False).model)
+    net.add_embedding_head()
+    with torch.no_grad():
+        net.embed.weight.add_(0.3 * torch.randn_like(net.embed.weight))
+    weights = tmp_path / "e" / "sentiment.safetensors"
+    save_weights(net, 0, weights, {"note": "test"})
+    ref = TransformerClassifier(load_encoder(cache, build=False), weights, threads=1)
+    assert ref.net.embed is not None
+    p_ref, e_ref = ref.forward(TEXTS)
+    p_onnx, e_onnx = _onnx(cache, weights, threads=1).forward(TEXTS)
+    assert np.abs(p_ref - p_onnx).max() < 1e-4 and np.abs(e_ref - e_onnx).max() < 1e-4
+    pooled = TransformerClassifier(load_encoder(cache, build=False), tiny[1], threads=1).forward(TEXTS)[1]
+    assert np.abs(pooled - e_onnx).max() > 1e-2  # the head changed the embedding

@@ -135,3 +135,25 @@ def test_a_student_learns_from_the_teacher_alone(tiny_cache: Path, tmp_path: Pat
                  wrong, {"val": _examples(30, 1)}, student, echo=lines.append)
     assert any(line.startswith("teacher ") for line in lines)
     assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
+
+
+def test_embedding_distillation_keeps_the_embedding_near_the_original_encoders(tiny_cache: Path,
+                                                                             tmp_path: Path) -> None:
+    from classifiers.training.train import reference_embeddings
+
+    texts = [e.text for e in _examples(30, 7)]
+    ref = reference_embeddings(load_encoder(tiny_cache, build=False), texts)
+    closeness = {}
+    for weight in (0.0, 2.0):
+        out = tmp_path / f"e{weight}.safetensors"
+        cfg = TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
+                          eval_every=1000, embed_distill=weight)
+        best = train(load_encoder(tiny_cache, build=False), cfg, _examples(96, 0), {"val": _examples(30, 1)}, out,
+                     echo=lambda _: None)
+        assert best["scores"]["val"]["micro_f1"] >= 0.9  # sentiment is learnt either way
+        with safe_open(str(out), framework="pt") as fh:
+            assert any(k.startswith("embed.") for k in fh.keys()) == (weight > 0)  # the head ships when trained
+        clf = TransformerClassifier(load_encoder(tiny_cache, build=False), out, threads=1)
+        assert (clf.net.embed is not None) == (weight > 0)
+        closeness[weight] = float((clf.forward(texts)[1] * ref).sum(1).mean())
+    assert closeness[2.0] > closeness[0.0] + 0.05, closeness
