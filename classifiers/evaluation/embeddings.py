@@ -8,7 +8,10 @@ items; for each, its nearest neighbours by cosine are looked up among the others
 (leave-one-out). Reported: 1-NN accuracy and mean precision@5 of the category, for
 
 - the original multilingual-e5-small embedding (mean pooling, what a second pass would give),
-- the fine-tuned sentiment network's embedding (one pass gives sentiment and embedding).
+- the fine-tuned sentiment network's embedding (one pass gives sentiment and embedding),
+  float32 and int8, of the shipped weights or of ``--weights`` candidates;
+
+raw and centred (minus the mean of the documents, as topic grouping centres on the running mean).
 """
 
 from __future__ import annotations
@@ -47,17 +50,24 @@ def knn_scores(emb: np.ndarray, labels: list[str], k: int = 5) -> tuple[float, f
     return top1, pk
 
 
+def _centred(emb: np.ndarray) -> np.ndarray:
+    """Minus the mean, re-normalised: topic grouping compares centred vectors (running mean of all posts)."""
+    c = emb - emb.mean(axis=0)
+    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file", type=Path)
     ap.add_argument("--part", default="heldout")
     ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--weights", type=Path, action="append", default=None,
+                    help="sentiment weights to check (repeat; default: the shipped ones)")
     args = ap.parse_args()
 
-    import torch
-
-    from classifiers.encoder import load_encoder, mean_pool
-    from classifiers.runtime import BatchedClassifier, load_classifier
+    from classifiers.encoder import load_encoder
+    from classifiers.runtime import DEFAULT_WEIGHTS, BatchedClassifier, load_classifier
+    from classifiers.training.train import reference_embeddings
     from config import load_settings
 
     docs = read_aspect_docs(args.file, args.part)
@@ -66,24 +76,19 @@ def main() -> None:
     print(f"{len(docs)} documents, {len(counts)} categories: {dict(counts.most_common())}")
     settings = load_settings(model={"cache_dir": args.cache_dir}) if args.cache_dir else load_settings()
     enc = load_encoder(settings.model_cache_dir, max_tokens=settings.model.max_tokens)
-    tok = enc.tokenizer
-    ids = tok.encode(texts)
-    base = []
-    with torch.inference_mode():
-        for s in range(0, len(ids), 32):
-            x, m = tok.pad(ids[s:s + 32])
-            base.append(mean_pool(enc.model(input_ids=x, attention_mask=m).last_hidden_state, m).numpy())
-    rows = [("original multilingual-e5-small (second pass)", np.concatenate(base))]
-    for quant in (False, True):  # the shipped weights in ONNX Runtime, float32 and int8
-        model = settings.model.model_copy(update={"runtime": "onnx", "quantize": quant, "sentiment_weights": None})
-        clf = load_classifier(settings.model_copy(update={"model": model}))
-        assert isinstance(clf, BatchedClassifier)
-        rows.append((f"fine-tuned sentiment net, one pass ({'int8' if quant else 'float32'})", clf.forward(texts)[1]))
+    rows = [("original multilingual-e5-small (second pass)", reference_embeddings(enc, texts))]
+    for weights in args.weights or [DEFAULT_WEIGHTS]:
+        for quant in (False, True):  # in ONNX Runtime, float32 and int8
+            model = settings.model.model_copy(update={"runtime": "onnx", "quantize": quant, "sentiment_weights": weights})
+            clf = load_classifier(settings.model_copy(update={"model": model}))
+            assert isinstance(clf, BatchedClassifier)
+            rows.append((f"{weights.name[:24]}, one pass ({'int8' if quant else 'float32'})", clf.forward(texts)[1]))
     majority = counts.most_common(1)[0][1] / len(labels)
-    print(f"\n{'embedding':<52} {'1-NN acc':>9} {'P@5':>7}")
+    print(f"\n{'embedding':<52} {'1-NN acc':>9} {'P@5':>7} {'centred: 1-NN':>14} {'P@5':>7}")
     for name, emb in rows:
         top1, p5 = knn_scores(emb, labels)
-        print(f"{name:<52} {top1:>9.3f} {p5:>7.3f}")
+        c1, c5 = knn_scores(_centred(emb), labels)
+        print(f"{name:<52} {top1:>9.3f} {p5:>7.3f} {c1:>14.3f} {c5:>7.3f}")
     print(f"{'(majority category)':<52} {majority:>9.3f} {majority:>7.3f}")
 
 
