@@ -1,6 +1,7 @@
 """Expected volumes for detection (see :mod:`classifiers.emergence`), with the topic's history
 cached per ``BASELINE_STEP`` (the history end is rounded down to it) and the counts of all
-posts per time range shared by every topic."""
+posts per time range shared by every topic. The counts come from the in-memory history
+(:mod:`classifiers.history`) when it holds the range, else from SQL."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, select
 from sqlmodel import Session
 
+from classifiers import history
 from classifiers.emergence import expected_volume
 from config import Settings
 from storage.models import Classification, Post
@@ -25,6 +27,10 @@ def _at(name: str) -> Any:
 _ALL_COUNT = (select(func.count()).select_from(_C.join(_P, _P.c.id == _C.c.post_id))
               .where(_P.c.published_at > _at("b_lo"), _P.c.published_at <= _at("b_hi"), _C.c.topic_id.is_not(None)))
 
+# grouped posts with a topic published after b_start, oldest first: what the history holds
+_HISTORY_ROWS = (select(_C.c.topic_id, _P.c.published_at).select_from(_C.join(_P, _P.c.id == _C.c.post_id))
+                 .where(_P.c.published_at > _at("b_start"), _C.c.topic_id.is_not(None)).order_by(_P.c.published_at))
+
 # (database url, epoch, topic, window, history end) -> (topic_hist, total_hist, seasonal)
 _BASE_CACHE: dict[tuple[Any, ...], tuple[int, int, list[int]]] = {}
 BASELINE_STEP = 600  # seconds: the history end is rounded down to this, so baselines are cached
@@ -36,8 +42,28 @@ _TOTAL_CACHE: dict[tuple[Any, ...], int] = {}
 class Baselines:
     """Expected volumes of topics at ``now``; ``key`` is (database url, topics epoch)."""
 
-    def __init__(self, s: Session, key: tuple[str, str], settings: Settings, now: datetime) -> None:
-        self.s, self.cfg, self.now, self.key = s, settings.emergence, now, key
+    def __init__(self, s: Session, key: tuple[str, str], settings: Settings, now: datetime,
+                 revision: tuple[int, int] = (0, 0)) -> None:
+        self.s, self.cfg, self.now, self.key, self.revision = s, settings.emergence, now, key, revision
+        self._hist: history.History | None = None
+
+    @property
+    def hist(self) -> history.History | None:
+        """The in-memory history, up to date at ``revision`` (loaded or rebuilt on first use)."""
+        if self._hist is None and self.key[1]:  # no epoch: nothing was grouped yet
+            cfg = self.cfg
+            keep = timedelta(seconds=max(cfg.baseline_span, cfg.baseline_weeks * 7 * 86400 + 12 * 3600)
+                             + max(cfg.long_window, cfg.window) + 86400)
+            h = history.cached(self.key, self.revision)
+            if h is None:
+                h = history.History(self.key, self.revision, self.now - keep)
+                for tid, at in self.s.connection().execute(_HISTORY_ROWS, {"b_start": self.now - keep}):
+                    h.add(tid, at)
+                history.store(h)
+            elif history.micros(self.now - keep - timedelta(days=1)) > h.start:
+                h.forget_before(self.now - keep)
+            self._hist = h
+        return self._hist
 
     def expected(self, tid: int, window_s: float, others_now: int, issue_since: datetime | None,
                  prior_share: float) -> float:
@@ -62,8 +88,10 @@ class Baselines:
         if total_n is None:
             if len(_TOTAL_CACHE) > 50_000:
                 _TOTAL_CACHE.clear()
-            total_n = _TOTAL_CACHE[key] = int(
-                self.s.connection().execute(_ALL_COUNT, {"b_lo": lo, "b_hi": hi}).scalar_one() or 0)
+            total_n = self.hist.count(lo, hi) if self.hist else None
+            if total_n is None:
+                total_n = int(self.s.connection().execute(_ALL_COUNT, {"b_lo": lo, "b_hi": hi}).scalar_one() or 0)
+            _TOTAL_CACHE[key] = total_n
         return total_n
 
     def _history(self, tid: int, window_s: float, end: datetime,
@@ -75,7 +103,8 @@ class Baselines:
             w_end = end + timedelta(seconds=window_s) - timedelta(days=7 * k)
             if issue_since is None or w_end <= issue_since:
                 ranges.append((w_end - timedelta(seconds=window_s), w_end))
-        topic_n = _topic_counts(self.s, tid, ranges)
+        held = [self.hist.count(lo, hi, tid) for lo, hi in ranges] if self.hist else [None]
+        topic_n = held if None not in held else _topic_counts(self.s, tid, ranges)  # type: ignore[assignment]
         seasonal = [n for (lo, hi), n in zip(ranges[1:], topic_n[1:], strict=True)
                     if self._total(lo - timedelta(hours=12), hi + timedelta(hours=12))]  # no data: no evidence
         return topic_n[0], self._total(*ranges[0]), seasonal

@@ -6,7 +6,8 @@ functions on a simulated clock (``now=``). Everything they need is in the databa
 * Topic rows carry the centroid (float32 *mean* of the members' embeddings), size,
   keywords, label, ``merged_into`` and in ``state`` the term counts and spellings;
 * the checkpoint ``topics`` holds the grouping clock and a revision (bumped by every
-  grouping batch), ``topics_mean`` the running mean embedding (for centring); the in-memory
+  grouping batch), ``topics_mean`` the running mean embedding (for centring; ``mean`` in
+  ``topics`` says that it exists); the in-memory
   :class:`~classifiers.topics.OnlineGrouper` is only a cache of these rows, reused while the
   revision is unchanged, rebuilt otherwise;
 * the checkpoint ``emergence`` holds per open issue when it last changed state and since
@@ -34,7 +35,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from classifiers import window
+from classifiers import history, window
 from classifiers.baselines import Baselines
 from classifiers.emergence import WindowPost, assess, may_emerge, window_stats
 from classifiers.issues import ACTIVE, DetectResult, follow, forget_links, merge_issues, raise_issue
@@ -82,7 +83,8 @@ _WINDOW_ROWS = (
     .where(_P.c.published_at > _at("b_start"), _P.c.duplicate_of.is_(None), _C.c.topic_id.is_not(None)))
 _ANY_ACTIVE = select(Issue.__table__.c.id).where(Issue.__table__.c.status.in_(ACTIVE)).limit(1)  # type: ignore[attr-defined]
 _ACTIVE_ISSUES = select(Issue).where(Issue.status.in_(ACTIVE))
-_CP_DETECT = select(_K.c.name, _K.c.value).where(
+# detect's checkpoints, each row with whether any issue is active (one statement a tick)
+_CP_DETECT = select(_K.c.name, _K.c.value, _ANY_ACTIVE.exists().label("active")).where(
     _K.c.name.in_((TOPICS_CHECKPOINT, EMERGENCE_CHECKPOINT, POSTS_CHECKPOINT)))
 _CP_GET = select(_K.c.value).where(_K.c.name == bindparam("b_name"))
 _CP_SET = update(_K).where(_K.c.name == bindparam("b_name")).values(
@@ -135,25 +137,37 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
                 updates.append({"post_id": post_id, "topic_id": a.topic_id, "grouped": True})
                 touched.append(a.topic_id)
                 clock = published_at if clock is None or published_at > clock else clock
-            merged = False
+            moved: list[tuple[int, int]] = []
             if grouper is not None:
                 touched = list(dict.fromkeys(touched))
-                merged = _persist(s, grouper, touched, updates, settings)
+                moved = _persist(s, grouper, touched, updates, settings)
                 if clock is not None:
                     grouper.retire_stale(clock)
-                _cp_set(s, MEAN_CHECKPOINT, {"mean_sum": grouper.mean_sum.tolist(), "mean_count": grouper.mean_count})
             else:  # no post of the batch has an embedding
                 _mark_grouped(s, updates)
             old = int(cp.get("revision", 0))
-            _cp_set(s, TOPICS_CHECKPOINT, {"epoch": epoch, "revision": old + 1, "dim": grouper.dim if grouper else dim,
-                                           "clock": clock.isoformat() if clock else None})
+            value = {"epoch": epoch, "revision": old + 1, "dim": grouper.dim if grouper else dim,
+                     "clock": clock.isoformat() if clock else None, "mean": bool(cp.get("mean")) or grouper is not None}
+            if grouper is None:
+                _cp_set(s, TOPICS_CHECKPOINT, value)
+            else:
+                mean = {"mean_sum": grouper.mean_sum.tolist(), "mean_count": grouper.mean_count}
+                if cp.get("mean"):  # both rows exist: one statement for the two
+                    now = utcnow()
+                    s.connection().execute(_CP_SET, [{"b_name": TOPICS_CHECKPOINT, "b_value": value, "b_at": now},
+                                                     {"b_name": MEAN_CHECKPOINT, "b_value": mean, "b_at": now}])
+                else:
+                    _cp_set(s, MEAN_CHECKPOINT, mean)
+                    _cp_set(s, TOPICS_CHECKPOINT, value)
         if grouper is not None:
             _CACHE.pop(key, None)
             while len(_CACHE) >= 8:  # a process rarely serves more than one database
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = (old + 1, grouper)
-        # the detection windows of this database follow (or are dropped after a merge)
-        window.grouped(key, old, old + 1, None if merged else [
+        # detection's window and history of this database follow (the window is dropped after a merge)
+        history.grouped(key, old, old + 1, moved, [(u["topic_id"], row[3]) for row, u in zip(rows, updates, strict=True)
+                                                   if u["topic_id"] is not None])
+        window.grouped(key, old, old + 1, None if moved else [
             WindowPost(pid, u["topic_id"], src, author or f"post:{pid}", sent, at)
             for (pid, _, _, at, sent, src, author, dup), u in zip(rows, updates, strict=True)
             if u["topic_id"] is not None and dup is None])
@@ -195,8 +209,9 @@ def _grouper_for(s: Session, settings: Settings, key: tuple[str, str], cp: dict[
 
 
 def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dict[str, Any]],
-             settings: Settings) -> bool:
-    """Store new and changed topics, merges and the posts' topic ids; True when topics merged."""
+             settings: Settings) -> list[tuple[int, int]]:
+    """Store new and changed topics, merges and the posts' topic ids; returns the stored topics
+    merged into another, (absorbed, survivor)."""
     merges = g.find_merges(touched, prefer=lambda: set(
         s.execute(select(Issue.topic_id).where(Issue.status.in_(ACTIVE))).scalars()))
     redirect: dict[int, int] = {}
@@ -230,9 +245,11 @@ def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dic
         s.connection().execute(_TOPIC_UPDATE, changed)
     for st in g.topics.values():
         st.dirty = False
+    moved = []
     for absorbed, _ in merges:
         survivor = final(absorbed)
         if absorbed > 0 and survivor is not None:
+            moved.append((absorbed, survivor))
             s.execute(update(Topic).where(Topic.id == absorbed).values(merged_into=survivor, updated_at=now))
             s.execute(update(Classification).where(Classification.topic_id == absorbed).values(topic_id=survivor))
             merge_issues(s, absorbed, survivor)
@@ -240,7 +257,7 @@ def _persist(s: Session, g: OnlineGrouper, touched: list[int], updates: list[dic
     for u in updates:
         u["topic_id"] = final(u["topic_id"])
     _mark_grouped(s, updates)
-    return bool(merges)
+    return moved
 
 
 def _mark_grouped(s: Session, updates: list[dict[str, Any]]) -> None:
@@ -302,12 +319,13 @@ def detect(settings: Settings, engine: Engine, now: datetime | None = None) -> D
 def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectResult, long_s: float) -> DetectResult:
     cfg = settings.emergence
     with session_scope(engine) as s:
-        cps = {name: dict(value or {}) for name, value in s.connection().execute(_CP_DETECT)}
+        rows = s.connection().execute(_CP_DETECT).all()
+        cps = {name: dict(value or {}) for name, value, _ in rows}
         cp = cps.get(EMERGENCE_CHECKPOINT, {})
         states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in cp.get("issues", {}).items()}
         active: dict[int, Issue] = {}
-        if s.connection().execute(_ANY_ACTIVE).first() is not None:  # ORM objects only when there are any
-            active = {i.topic_id: i for i in s.execute(_ACTIVE_ISSUES).scalars()}
+        if rows[0][2] if rows else s.connection().execute(_ANY_ACTIVE).first() is not None:
+            active = {i.topic_id: i for i in s.execute(_ACTIVE_ISSUES).scalars()}  # ORM objects only when any
         key, revision = _window_key(engine, cps)
 
         def _negative_enough(negs: int, with_sentiment: int) -> bool:
@@ -326,7 +344,7 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
         if candidates:
             short = window_stats(posts, now, cfg.window, cfg.per_author_cap)
             longw = window_stats(posts, now, long_s, cfg.per_author_cap)
-            base = Baselines(s, key, settings, now)
+            base = Baselines(s, key, settings, now, revision)
             for tid in sorted(candidates):
                 issue = active.get(tid)
                 since = issue.first_post_at if issue and issue.first_post_at else None
@@ -358,7 +376,7 @@ def window_state(settings: Settings, engine: Engine, now: datetime, *,
     and every post; ``use_cache=False``: straight from the database (tests, diagnostics)."""
     cfg = settings.emergence
     with session_scope(engine) as s:
-        key, revision = _window_key(engine, {n: dict(v or {}) for n, v in s.connection().execute(_CP_DETECT)})
+        key, revision = _window_key(engine, {n: dict(v or {}) for n, v, _ in s.connection().execute(_CP_DETECT)})
         counts, _, posts = _window_view(s, key, revision, now, max(cfg.long_window, cfg.window), cfg.window,
                                         lambda c: set(c), use_cache=use_cache)
     return counts, posts

@@ -1,8 +1,8 @@
-"""Detection's in-memory window (classifiers/window.py) against the database it caches.
+"""Detection's in-memory window and history (classifiers/window.py, history.py) against the database.
 
 Whatever happens behind the cache's back -- another process grouping or merging topics, a
 late post, the retention purge clearing ``duplicate_of``, a restart (an empty cache) -- the
-window detect uses must equal the one read straight from the database, and a replay must
+window and history detect uses must equal what is read straight from the database, and a replay must
 give the same report with the cache as without it.
 """
 
@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+import classifiers.history as history
 import classifiers.window as window
-from classifiers.detect import TOPICS_CHECKPOINT, detect, group_pending, window_state
+from classifiers.baselines import _ALL_COUNT, Baselines, _topic_counts
+from classifiers.detect import _CP_DETECT, TOPICS_CHECKPOINT, _window_key, detect, group_pending, window_state
 from classifiers.emergence import WindowPost
 from classifiers.fake import FakeClassifier
 from classifiers.replay import replay
@@ -69,17 +71,51 @@ def test_incremental_counts_equal_a_recount_with_late_posts_and_a_clock_behind()
     assert not w.advance(now - timedelta(seconds=1))  # the clock went backwards: rebuilt as well
 
 
+def test_history_counts_equal_a_recount_with_late_posts_merges_and_forgetting() -> None:
+    rng = random.Random(5)
+    h = history.History(("x",), (0, 0), T0)
+    held: list[list] = []  # [topic, published_at]
+    for k in range(400):
+        at = T0 + timedelta(minutes=k) - timedelta(minutes=rng.choice([0, 0, 0, 90]))  # some late
+        tid = rng.randrange(6)
+        h.add(tid, at)
+        held.append([tid, at])
+        if k % 50 == 49:  # topic a merged into b
+            a, b = rng.sample(range(6), 2)
+            h.merge(a, b)
+            held = [[b if t == a else t, x] for t, x in held]
+        if k == 300:
+            h.forget_before(T0 + timedelta(minutes=100))
+            held = [[t, x] for t, x in held if x > T0 + timedelta(minutes=100)]
+        lo = T0 + timedelta(minutes=rng.randrange(100, 200) if k >= 300 else rng.randrange(0, 200))
+        hi = lo + timedelta(minutes=rng.randrange(0, 300))
+        for tid in (None, *range(6)):
+            want = sum(1 for t, x in held if lo < x <= hi and (tid is None or t == tid))
+            assert h.count(lo, hi, tid) == want
+    assert h.count(T0 + timedelta(minutes=50), T0 + timedelta(minutes=150)) is None  # not held: ask SQL
+
+
 def _same_as_database(settings, engine, now: datetime) -> dict[int, list[int]]:
     counts, posts = window_state(settings, engine, now)
     fresh_counts, fresh_posts = window_state(settings, engine, now, use_cache=False)
     assert counts == fresh_counts
     assert sorted(posts, key=lambda p: p.post_id) == sorted(fresh_posts, key=lambda p: p.post_id)
+    with session_scope(engine) as s:  # the history behind the baselines: the same counts as SQL
+        key, revision = _window_key(engine, {n: dict(v or {}) for n, v, _ in s.connection().execute(_CP_DETECT)})
+        hist = Baselines(s, key, settings, now, revision).hist
+        assert hist is not None
+        ranges = [(now - timedelta(hours=h), now - timedelta(minutes=m)) for h, m in ((7 * 24, 30), (3, 0), (1, 20))]
+        for tid in {p.topic_id for p in fresh_posts}:
+            assert [hist.count(lo, hi, tid) for lo, hi in ranges] == _topic_counts(s, tid, ranges)
+        for lo, hi in ranges:
+            assert hist.count(lo, hi) == s.connection().execute(_ALL_COUNT, {"b_lo": lo, "b_hi": hi}).scalar_one()
     return counts
 
 
 def test_window_equals_the_database_whatever_happens_behind_its_back(tmp_path, engine) -> None:
     settings = load_settings(data_dir=tmp_path / "d", database_url=str(engine.url), model={"encoder": "fake"})
     window.clear()
+    history.clear()
     rng = random.Random(7)
     now = T0
     for tick in range(90):  # three hours at two-minute ticks
@@ -109,6 +145,7 @@ def test_window_equals_the_database_whatever_happens_behind_its_back(tmp_path, e
                 posts_changed(s)
         if tick == 70:  # a restart
             window.clear()
+            history.clear()
         _same_as_database(settings, engine, now)
         _same_as_database(settings, engine, now + timedelta(seconds=30))  # detect's clock runs ahead
 
@@ -118,6 +155,7 @@ def test_replay_report_is_the_same_without_the_cache(name: str, tmp_path, monkey
     settings = load_settings(data_dir=tmp_path, model={"encoder": "fake"})
     replay(SCENARIOS / f"{name}.jsonl", tmp_path / "cached.json", settings, FakeClassifier(), tick=60)
     monkeypatch.setattr(window, "cached", lambda key, revision: None)  # rebuilt from the database every tick
+    monkeypatch.setattr(history, "cached", lambda key, revision: None)
     replay(SCENARIOS / f"{name}.jsonl", tmp_path / "uncached.json", settings, FakeClassifier(), tick=60)
     cached = json.loads((tmp_path / "cached.json").read_text(encoding="utf-8"))
     assert cached and cached == json.loads((tmp_path / "uncached.json").read_text(encoding="utf-8"))
