@@ -406,6 +406,6 @@ def _window_view(s: Session, key: tuple[str, str], revision: tuple[int, int], no
                 w.add(WindowPost(pid, tid, src, author or f"post:{pid}", sent, at))
             if use_cache:
                 window.store(w)
-        counts = w.counts_at(now)
+        counts = w.counts_at()
         chosen = candidates(counts)
-        return counts, chosen, w.posts_of(chosen, now)
+        return counts, chosen, w.posts_of(chosen)

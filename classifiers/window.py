@@ -9,15 +9,17 @@ the window; here they are held in memory and updated incrementally:
 * :func:`classifiers.detect.group_pending` adds the posts it grouped (late posts, published
   before newer ones, included: the expiry below does not depend on arrival order);
 * each detect first *advances* the window to its ``now``: posts that left the short or the
-  long window (two heaps ordered by publication time) are taken out of the counts.
+  long window (two heaps ordered by publication time) are taken out of the counts, posts
+  published after the previous ``now`` (held aside) that the clock reached are counted.
 
 The database stays the truth. A window is used only while it was built or kept up to date
 at the revision of the ``topics`` checkpoint that detect reads (grouping in another process
 bumps it) and at the revision of the ``posts`` checkpoint (bumped by
 :func:`storage.db.posts_changed`, e.g. when the retention purge deletes posts or clears
 ``duplicate_of``); a merge of topics, a post seen twice (reclassified), a clock going
-backwards, a failed transaction or a restart (an empty cache) drop it, and the next
-detect rebuilds it from the database with one query.
+backwards or a restart (an empty cache) drop it, and the next detect rebuilds it from the
+database with one query. A grouping transaction that fails leaves it as it was (its posts
+are added only after the commit).
 """
 
 from __future__ import annotations
@@ -34,27 +36,37 @@ N, NEG, HAS, NS, NEG_S, HAS_S = range(6)
 
 
 class Window:
-    """Grouped posts (not cross-posts) published after ``now - long_s``, counted per topic."""
+    """Grouped posts (not cross-posts) published in ``(now - long_s, now]``, counted per topic;
+    posts published after ``now`` wait aside until the clock reaches them."""
 
     def __init__(self, key: tuple[Any, ...], revision: tuple[int, int], long_s: float, short_s: float) -> None:
         """``revision``: of the ``topics`` and the ``posts`` checkpoint the window is up to date with."""
         self.key, self.revision = key, revision
         self.long_s, self.short_s = long_s, short_s
         self.now: datetime | None = None  # the boundaries in force: (now - long_s, now]
-        self.hi: datetime | None = None  # latest publication time held
         self.posts: dict[int, WindowPost] = {}
         self.by_topic: dict[int, dict[int, WindowPost]] = {}
         self.counts: dict[int, list[int]] = {}  # topic -> [N, NEG, HAS, NS, NEG_S, HAS_S]
         self._long: list[tuple[datetime, int]] = []  # heaps of (published_at, post id)
         self._short: list[tuple[datetime, int]] = []
+        self._later: list[tuple[datetime, int, WindowPost]] = []  # published after now
+        self._later_ids: set[int] = set()
 
     def add(self, p: WindowPost) -> bool:
         """Count one post; False when it is held already (the window must be rebuilt)."""
-        if p.post_id in self.posts:
+        if p.post_id in self.posts or p.post_id in self._later_ids:
             return False
+        if self.now is not None and p.published_at > self.now:
+            heapq.heappush(self._later, (p.published_at, p.post_id, p))
+            self._later_ids.add(p.post_id)
+        else:
+            self._count(p)
+        return True
+
+    def _count(self, p: WindowPost) -> None:
         at = p.published_at
         if self.now is not None and at <= self.now - timedelta(seconds=self.long_s):
-            return True  # left the window already
+            return  # left the window already
         self.posts[p.post_id] = p
         self.by_topic.setdefault(p.topic_id, {})[p.post_id] = p
         c = self.counts.get(p.topic_id)
@@ -70,15 +82,16 @@ class Window:
             c[NEG_S] += neg
             c[HAS_S] += has
             heapq.heappush(self._short, (at, p.post_id))
-        if self.hi is None or at > self.hi:
-            self.hi = at
-        return True
 
     def advance(self, now: datetime) -> bool:
         """Move the boundaries to ``now``; False when ``now`` is before the boundaries in force."""
         if self.now is not None and now < self.now:
             return False
         self.now = now
+        while self._later and self._later[0][0] <= now:
+            _, pid, p = heapq.heappop(self._later)
+            self._later_ids.discard(pid)
+            self._count(p)
         short_start = now - timedelta(seconds=self.short_s)
         while self._short and self._short[0][0] <= short_start:
             _, pid = heapq.heappop(self._short)
@@ -103,35 +116,13 @@ class Window:
                 del self.by_topic[p.topic_id]
         return True
 
-    def counts_at(self, now: datetime) -> dict[int, list[int]]:
-        """Per-topic counts at ``now`` (after :meth:`advance`), a copy. Posts published after
-        ``now`` (a clock behind the posts' times) are left out: the counts are then made afresh."""
-        if self.hi is not None and self.hi > now:
-            return self._recount(now)
+    def counts_at(self) -> dict[int, list[int]]:
+        """Per-topic counts at the ``now`` of the last :meth:`advance` (a copy)."""
         return {t: list(c) for t, c in self.counts.items()}
 
-    def posts_of(self, topics: set[int], now: datetime) -> list[WindowPost]:
-        """The posts of ``topics`` in the long window at ``now``."""
-        late = self.hi is not None and self.hi > now
-        return [p for t in sorted(topics) for p in self.by_topic.get(t, {}).values()
-                if not late or p.published_at <= now]
-
-    def _recount(self, now: datetime) -> dict[int, list[int]]:
-        short_start = now - timedelta(seconds=self.short_s)
-        out: dict[int, list[int]] = {}
-        for p in self.posts.values():
-            if p.published_at > now:
-                continue
-            c = out.setdefault(p.topic_id, [0, 0, 0, 0, 0, 0])
-            neg, has = p.sentiment == "negative", p.sentiment is not None
-            c[N] += 1
-            c[NEG] += neg
-            c[HAS] += has
-            if p.published_at > short_start:
-                c[NS] += 1
-                c[NEG_S] += neg
-                c[HAS_S] += has
-        return out
+    def posts_of(self, topics: set[int]) -> list[WindowPost]:
+        """The posts of ``topics`` in the long window."""
+        return [p for t in sorted(topics) for p in self.by_topic.get(t, {}).values()]
 
 
 # (database url, topics epoch, long_s, short_s) -> the window; one lock for all of them
