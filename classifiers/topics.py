@@ -50,6 +50,7 @@ class TopicState:
     keywords: list[str] = field(default_factory=list)
     label: str = ""
     dirty: bool = True  # changed since last persisted
+    top8: frozenset[str] | None = field(default=None, repr=False, compare=False)  # cache of the 8 commonest terms
 
     @property
     def centroid(self) -> np.ndarray:
@@ -234,6 +235,7 @@ class OnlineGrouper:
         self.retire(absorbed.id)
         survivor.vec_sum += absorbed.vec_sum
         survivor.size += absorbed.size
+        survivor.top8 = None
         for term, count in absorbed.terms.items():
             survivor.terms[term] += count
             self.term_freq[term] += count
@@ -267,6 +269,7 @@ class OnlineGrouper:
     # ------------------------------------------------------------------ internals
 
     def _add_terms(self, state: TopicState, words: list[tuple[str, str]]) -> None:
+        state.top8 = None
         for key, spelling in words:
             state.terms[key] += 1
             state.forms.setdefault(key, spelling)
@@ -284,6 +287,7 @@ class OnlineGrouper:
                 self._drop_term(term, count)
                 state.forms.pop(term, None)
         state.terms = Counter(keep)
+        state.top8 = None
 
     def _drop_term(self, term: str, count: int) -> None:
         left = self.term_freq.get(term, 0) - count
@@ -345,9 +349,15 @@ def _rank(state: TopicState, prefer: set[int]) -> tuple[bool, int, int]:
     return (state.id in prefer, state.size, -state.id if state.id > 0 else -10**12 - state.id)
 
 
+def _top8(state: TopicState) -> frozenset[str]:
+    """The topic's 8 commonest terms (cached until its terms change)."""
+    if state.top8 is None:
+        state.top8 = frozenset(dict(state.terms.most_common(8)))
+    return state.top8
+
+
 def _keyword_jaccard(a: TopicState, b: TopicState) -> float:
-    ka = set(dict(a.terms.most_common(8)))
-    kb = set(dict(b.terms.most_common(8)))
+    ka, kb = _top8(a), _top8(b)
     if not ka or not kb:
         return 0.0
     return len(ka & kb) / len(ka | kb)
