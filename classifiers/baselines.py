@@ -43,25 +43,27 @@ class Baselines:
     """Expected volumes of topics at ``now``; ``key`` is (database url, topics epoch)."""
 
     def __init__(self, s: Session, key: tuple[str, str], settings: Settings, now: datetime,
-                 revision: tuple[int, int] = (0, 0)) -> None:
+                 revision: tuple[int, int] = (0, 0), *, build_history: bool = True) -> None:
         self.s, self.cfg, self.now, self.key, self.revision = s, settings.emergence, now, key, revision
+        self.build_history = build_history  # False: a history not up to date is not rebuilt (SQL instead)
         self._hist: history.History | None = None
 
     @property
     def hist(self) -> history.History | None:
-        """The in-memory history, up to date at ``revision`` (loaded or rebuilt on first use)."""
+        """The in-memory history up to date at ``revision`` (built on first use when allowed);
+        None: count in SQL."""
         if self._hist is None and self.key[1]:  # no epoch: nothing was grouped yet
             cfg = self.cfg
             keep = timedelta(seconds=max(cfg.baseline_span, cfg.baseline_weeks * 7 * 86400 + 12 * 3600)
                              + max(cfg.long_window, cfg.window) + 86400)
             h = history.cached(self.key, self.revision)
-            if h is None:
+            if h is not None and history.micros(self.now - keep - timedelta(days=1)) > h.start:
+                h.forget_before(self.now - keep)
+            if h is None and self.build_history:
                 h = history.History(self.key, self.revision, self.now - keep)
                 for tid, at in self.s.connection().execute(_HISTORY_ROWS, {"b_start": self.now - keep}):
                     h.add(tid, at)
                 history.store(h)
-            elif history.micros(self.now - keep - timedelta(days=1)) > h.start:
-                h.forget_before(self.now - keep)
             self._hist = h
         return self._hist
 

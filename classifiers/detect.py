@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 TOPICS_CHECKPOINT = "topics"
 MEAN_CHECKPOINT = "topics_mean"  # the running mean of the embeddings (read when the grouper is built)
 EMERGENCE_CHECKPOINT = "emergence"
+HISTORY_AFTER = 3  # detects the window must have served unbroken before the history is (re)built
 
 # (database url, epoch) -> (revision, grouper): the in-memory cache of the Topic rows
 _CACHE: dict[tuple[str, str], tuple[int, OnlineGrouper]] = {}
@@ -337,14 +338,16 @@ def _detect(settings: Settings, engine: Engine, now: datetime, result: DetectRes
                     if (c[NS] >= cfg.min_volume and _negative_enough(c[NEG_S], c[HAS_S]))
                     or (c[N] >= cfg.min_volume_long and _negative_enough(c[NEG], c[HAS]))} | set(active)
 
-        counts, candidates, posts = _window_view(s, key, revision, now, long_s, cfg.window, _candidates)
+        counts, candidates, posts, kept = _window_view(s, key, revision, now, long_s, cfg.window, _candidates)
         total_long = sum(c[N] for c in counts.values())
         total_short = sum(c[NS] for c in counts.values())
         prior_share = 1.0 / max(len(counts), 1)  # a typical topic's share while history is short
         if candidates:
             short = window_stats(posts, now, cfg.window, cfg.per_author_cap)
             longw = window_stats(posts, now, long_s, cfg.per_author_cap)
-            base = Baselines(s, key, settings, now, revision)
+            # the history is (re)built only in a process that ran the last detects itself (not
+            # when detect hops between worker processes): else the baselines are counted in SQL
+            base = Baselines(s, key, settings, now, revision, build_history=kept >= HISTORY_AFTER)
             for tid in sorted(candidates):
                 issue = active.get(tid)
                 since = issue.first_post_at if issue and issue.first_post_at else None
@@ -377,7 +380,7 @@ def window_state(settings: Settings, engine: Engine, now: datetime, *,
     cfg = settings.emergence
     with session_scope(engine) as s:
         key, revision = _window_key(engine, {n: dict(v or {}) for n, v, _ in s.connection().execute(_CP_DETECT)})
-        counts, _, posts = _window_view(s, key, revision, now, max(cfg.long_window, cfg.window), cfg.window,
+        counts, _, posts, _ = _window_view(s, key, revision, now, max(cfg.long_window, cfg.window), cfg.window,
                                         lambda c: set(c), use_cache=use_cache)
     return counts, posts
 
@@ -391,14 +394,17 @@ def _window_key(engine: Engine, cps: dict[str, dict[str, Any]]) -> tuple[tuple[s
 
 def _window_view(s: Session, key: tuple[str, str], revision: tuple[int, int], now: datetime, long_s: float,
                  short_s: float, candidates: Callable[[dict[int, list[int]]], set[int]], *, use_cache: bool = True,
-                 ) -> tuple[dict[int, list[int]], set[int], list[WindowPost]]:
-    """Per-topic counts of the window at ``now``, the candidate topics and their posts: from the
-    in-memory window when it is up to date (see :mod:`classifiers.window`), else rebuilt."""
+                 ) -> tuple[dict[int, list[int]], set[int], list[WindowPost], int]:
+    """Per-topic counts of the window at ``now``, the candidate topics, their posts and how many
+    detects the window served unbroken: from the in-memory window when it is up to date (see
+    :mod:`classifiers.window`), else rebuilt."""
     wkey = (*key, long_s, short_s)
     use_cache = use_cache and bool(key[1])  # no epoch: nothing was grouped yet
     with window.LOCK:
         w = window.cached(wkey, revision) if use_cache else None
-        if w is None or not w.advance(now):
+        if w is not None and w.advance(now):
+            w.kept += 1
+        else:
             w = window.Window(wkey, revision, long_s, short_s)
             w.advance(now)
             rows = s.connection().execute(_WINDOW_ROWS, {"b_start": now - timedelta(seconds=long_s)})
@@ -408,4 +414,4 @@ def _window_view(s: Session, key: tuple[str, str], revision: tuple[int, int], no
                 window.store(w)
         counts = w.counts_at()
         chosen = candidates(counts)
-        return counts, chosen, w.posts_of(chosen)
+        return counts, chosen, w.posts_of(chosen), w.kept

@@ -51,6 +51,7 @@ class Window:
         self._short: list[tuple[datetime, int]] = []
         self._later: list[tuple[datetime, int, WindowPost]] = []  # published after now
         self._later_ids: set[int] = set()
+        self.kept = 0  # detects served since it was built (not rebuilt in between)
 
     def add(self, p: WindowPost) -> bool:
         """Count one post; False when it is held already (the window must be rebuilt)."""

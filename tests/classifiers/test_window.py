@@ -153,9 +153,14 @@ def test_window_equals_the_database_whatever_happens_behind_its_back(tmp_path, e
 @pytest.mark.parametrize("name", ["outage", "two_incidents"])
 def test_replay_report_is_the_same_without_the_cache(name: str, tmp_path, monkeypatch) -> None:
     settings = load_settings(data_dir=tmp_path, model={"encoder": "fake"})
+    history.clear()
     replay(SCENARIOS / f"{name}.jsonl", tmp_path / "cached.json", settings, FakeClassifier(), tick=60)
-    monkeypatch.setattr(window, "cached", lambda key, revision: None)  # rebuilt from the database every tick
-    monkeypatch.setattr(history, "cached", lambda key, revision: None)
+    assert history._HISTORIES  # the baselines were counted in memory
+    # the window rebuilt from the database every tick (as when detect hops between worker
+    # processes): then the history is not built either, the baselines are counted in SQL
+    monkeypatch.setattr(window, "cached", lambda key, revision: None)
+    history.clear()
     replay(SCENARIOS / f"{name}.jsonl", tmp_path / "uncached.json", settings, FakeClassifier(), tick=60)
+    assert not history._HISTORIES
     cached = json.loads((tmp_path / "cached.json").read_text(encoding="utf-8"))
     assert cached and cached == json.loads((tmp_path / "uncached.json").read_text(encoding="utf-8"))
