@@ -82,7 +82,7 @@ def main() -> None:
             model = settings.model.model_copy(update={"runtime": "onnx", "quantize": quant, "sentiment_weights": weights})
             clf = load_classifier(settings.model_copy(update={"model": model}))
             assert isinstance(clf, BatchedClassifier)
-            rows.append((f"{weights.name[:24]}, one pass ({'int8' if quant else 'float32'})", clf.forward(texts)[1]))
+            rows.append((f"{str(weights)[-34:]}, one pass ({'int8' if quant else 'float32'})", clf.forward(texts)[1]))
     majority = counts.most_common(1)[0][1] / len(labels)
     print(f"\n{'embedding':<52} {'1-NN acc':>9} {'P@5':>7} {'centred: 1-NN':>14} {'P@5':>7}")
     for name, emb in rows:
