@@ -211,10 +211,18 @@ def export_onnx(cache_dir: Path, weights: Path = DEFAULT_WEIGHTS, *, force: bool
 
 
 def _prune(keep: Path, weights_path: str) -> None:
-    """Remove older exports of the same weights file (~430 MB each; e.g. left by an upgrade)."""
+    """Remove older exports of the same weights file (~430 MB each; e.g. left by an upgrade), any format.
+
+    Temporary directories (another process's export in flight) are left alone.
+    """
     for other in keep.parent.iterdir():
-        m = _read_manifest(other) if other.is_dir() and other != keep else None
-        if m is not None and m.get("weights_path") == weights_path:
+        if not other.is_dir() or other == keep or other.name.startswith(".onnx-export-"):
+            continue
+        try:
+            m = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(m, dict) and m.get("weights_path") == weights_path:
             log.info("removing the outdated ONNX export %s", other)
             shutil.rmtree(other, ignore_errors=True)
 

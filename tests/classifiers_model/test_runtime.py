@@ -77,11 +77,15 @@ def test_export_is_reused_redone_with_force_and_per_weights(tiny: tuple[Path, Pa
     assert second != first and first.is_dir()  # other weights, other export, other version; both kept
     assert _onnx(cache, other).version != _onnx(cache, weights).version
 
-    # the same weights file retrained (an upgrade): the new export replaces the outdated one
+    # an export of an older format of the same weights file (left by an upgrade) goes too
+    old_format = first.parent / "0000000000-old"
+    old_format.mkdir()
+    (old_format / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    # the same weights file retrained (an upgrade): the new export replaces the outdated ones
     torch.manual_seed(2)
     save_weights(SentimentNet(load_encoder(cache, build=False).model), 0, weights, {})
     third = export_onnx(cache, weights)
-    assert third not in (first, second) and not first.exists() and second.is_dir()
+    assert third not in (first, second) and not first.exists() and second.is_dir() and not old_format.exists()
 
 
 def test_half_written_export_is_redone_and_damaged_one_is_a_clear_error(tiny: tuple[Path, Path]) -> None:
