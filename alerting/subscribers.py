@@ -1,8 +1,8 @@
 """Subscribers: add (double opt-in), confirm, unsubscribe by token, match for an issue.
 
 Only subscribers whose opt-in is confirmed and who have not unsubscribed get notices.
-Tokens are random (``secrets.token_urlsafe``); an unknown token raises TokenError and
-changes nothing.
+Tokens are random (``secrets.token_urlsafe``, never starting with "-", which a command line
+would read as an option); an unknown token raises TokenError and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,13 @@ from alerting.outbox import enqueue
 from alerting.rules import issue_text, norm, subscriber_matches, term_in
 from storage.db import audit
 from storage.models import Issue, Subscriber, SubscriberChannel, utcnow
+
+
+def new_token() -> str:
+    """A random URL-safe token (32 characters) that does not start with "-" (``fruehwarn notify confirm TOKEN``)."""
+    while (token := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return token
 
 
 def _clean_terms(values: Sequence[str], what: str) -> list[str]:
@@ -75,8 +82,8 @@ def add_subscriber(
         quiet_hours_end=quiet_hours[1] if quiet_hours else None,
         timezone=timezone, opt_in_requested_at=now,
         opt_in_confirmed_at=now if confirmed else None,
-        opt_in_token=None if confirmed else secrets.token_urlsafe(24),
-        unsubscribe_token=secrets.token_urlsafe(24),
+        opt_in_token=None if confirmed else new_token(),
+        unsubscribe_token=new_token(),
     )
     session.add(sub)
     session.flush()

@@ -89,3 +89,13 @@ def test_affected_subscribers_by_products_regions_topics(engine: Engine) -> None
         issue = s.get(Issue, iid)
         assert issue is not None
         assert sorted(x.name for x in affected_subscribers(s, issue)) == ["hh-mobil", "lte-fan"]  # type: ignore[type-var]
+
+
+def test_tokens_never_look_like_command_line_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alerting import subscribers
+
+    drawn = iter(["-starts-with-a-dash", "_ok-token"])
+    monkeypatch.setattr(subscribers.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert subscribers.new_token() == "_ok-token"  # a token starting with "-" is drawn again
+    monkeypatch.undo()
+    assert not any(subscribers.new_token().startswith("-") for _ in range(2000))
