@@ -35,7 +35,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from classifiers import history, window
+from classifiers import history, memo, window
 from classifiers.baselines import Baselines
 from classifiers.emergence import WindowPost, assess, may_emerge, window_stats
 from classifiers.issues import ACTIVE, DetectResult, follow, forget_links, merge_issues, raise_issue
@@ -161,10 +161,7 @@ def _group_batch(settings: Settings, engine: Engine, limit: int) -> int:
                     _cp_set(s, MEAN_CHECKPOINT, mean)
                     _cp_set(s, TOPICS_CHECKPOINT, value)
         if grouper is not None:
-            _CACHE.pop(key, None)
-            while len(_CACHE) >= 8:  # a process rarely serves more than one database
-                _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[key] = (old + 1, grouper)
+            memo.keep(_CACHE, key, (old + 1, grouper))
         # detection's window and history of this database follow (the window is dropped after a merge)
         history.grouped(key, old, old + 1, moved, [(u["topic_id"], row[3]) for row, u in zip(rows, updates, strict=True)
                                                    if u["topic_id"] is not None])

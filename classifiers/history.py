@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from heapq import merge
 from typing import Any
 
+from classifiers import memo
+
 _EPOCH = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
 
@@ -98,10 +100,7 @@ def cached(key: tuple[Any, ...], revision: tuple[int, int]) -> History | None:
 
 
 def store(h: History) -> None:
-    _HISTORIES.pop(h.key, None)
-    while len(_HISTORIES) >= 8:  # a process rarely serves more than one database
-        _HISTORIES.pop(next(iter(_HISTORIES)))
-    _HISTORIES[h.key] = h
+    memo.keep(_HISTORIES, h.key, h)
 
 
 def grouped(key: tuple[str, str], old: int, new: int, merges: list[tuple[int, int]],

@@ -29,6 +29,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
+from classifiers import memo
 from classifiers.emergence import WindowPost
 
 # what a topic counts: posts, negative, with sentiment; in the long window, then the short one
@@ -139,10 +140,7 @@ def cached(key: tuple[Any, ...], revision: tuple[int, int]) -> Window | None:
 
 def store(w: Window) -> None:
     """Keep ``w`` for the next ticks (call under :data:`LOCK`)."""
-    _WINDOWS.pop(w.key, None)
-    while len(_WINDOWS) >= 8:  # a process rarely serves more than one database
-        _WINDOWS.pop(next(iter(_WINDOWS)))
-    _WINDOWS[w.key] = w
+    memo.keep(_WINDOWS, w.key, w)
 
 
 def grouped(url_epoch: tuple[str, str], old: int, new: int, posts: list[WindowPost] | None) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from fruehwarn.context import EXIT_RUNTIME, EXIT_USAGE, ctx_of, fail
 
@@ -27,11 +28,13 @@ def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None
     if weights is not None:
         updates["sentiment_weights"] = weights
     if quantize is not None:
-        if quantize and settings.model.runtime != "onnx":
-            fail("--quantize (int8) runs in ONNX Runtime only; set model.runtime: onnx", EXIT_USAGE)
         updates["quantize"] = quantize
-    if updates:
-        settings = settings.model_copy(update={"model": settings.model.model_copy(update=updates)})
+    if updates:  # validated like the config file (e.g. --quantize needs model.runtime: onnx)
+        try:
+            model = type(settings.model).model_validate({**settings.model.model_dump(exclude_unset=True), **updates})
+        except ValidationError as exc:
+            fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()), EXIT_USAGE)
+        settings = settings.model_copy(update={"model": model})
     try:
         return load_classifier(settings)
     except EncoderError as exc:

@@ -44,3 +44,13 @@ def test_train_with_unreadable_data_exits_2(tmp_path: Path) -> None:
                                    str(tmp_path / "w.safetensors")], env=_env(tmp_path))
     assert res.exit_code == 2 and "nope.tsv: cannot read it" in res.output
     assert not (tmp_path / "w.safetensors").exists()
+
+
+def test_eval_quantize_is_validated_like_the_config(tmp_path: Path) -> None:
+    f = tmp_path / "gold.tsv"
+    f.write_text("1\tnegative\tmist\n", encoding="utf-8")
+    env = {**_env(tmp_path), "FRUEHWARN_MODEL__RUNTIME": "torch"}
+    res = CliRunner().invoke(app, ["model", "eval", str(f), "--quantize"], env=env)
+    assert res.exit_code == 2 and "runs in ONNX Runtime only" in res.output
+    res = CliRunner().invoke(app, ["model", "eval", str(f), "--no-quantize"], env=env)  # torch float32: fine
+    assert res.exit_code == 0, res.output
