@@ -89,6 +89,9 @@ def train_cmd(
     ctx: typer.Context,
     data: Annotated[list[Path], typer.Option("--data", help="Labelled file (GermEval XML or id/label/text TSV); repeat.")],
     val: Annotated[list[Path] | None, typer.Option("--val", help="Extra validation file; repeat.")] = None,
+    gold: Annotated[list[Path] | None, typer.Option(
+        "--gold", help="Labelled file trained on its own labels only, never the teacher's (e.g. "
+                       "classifiers/training/service_de.tsv); repeat.")] = None,
     out: Annotated[Path | None, typer.Option(help="Weights file to write (default: the shipped one).")] = None,
     epochs: Annotated[float, typer.Option(help="Passes over the training data.")] = 3.0,
     seed: Annotated[int, typer.Option(help="Random seed (fixed for reproducibility).")] = 13,
@@ -119,9 +122,9 @@ def train_cmd(
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
                       teacher=str(teacher or ""), distill=distill, embed_distill=embed_distill, germeval_repeat=germeval_repeat,
                       eval_every=eval_every, threads=settings.model.threads, limit=limit,
-                      data=[str(p) for p in data], val=[str(p) for p in val or []])
+                      data=[str(p) for p in data], val=[str(p) for p in val or []], gold=[str(p) for p in gold or []])
     try:
-        train_set, val_sets = load_training_data(data, val or [], germeval_repeat)
+        train_set, val_sets = load_training_data(data, val or [], germeval_repeat, gold or [])
     except DataError as exc:
         fail(str(exc), EXIT_USAGE)
     try:

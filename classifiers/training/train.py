@@ -52,6 +52,7 @@ class TrainConfig:
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
+    gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
     eval_every: int = 150  # steps between validation runs / checkpoints
     threads: int = 0  # torch threads (0: all cores)
     limit: int = 0  # use at most this many training examples (0: all); for smoke tests
@@ -59,10 +60,21 @@ class TrainConfig:
     val: list[str] = field(default_factory=list)
 
 
-def load_training_data(paths: list[Path], val_paths: list[Path], germeval_repeat: int
-                       ) -> tuple[list[Example], dict[str, list[Example]]]:
+GOLD_PREFIX = "gold:"  # id prefix of examples from ``--gold`` files: the teacher's soft labels are not used for them
+
+
+def load_training_data(paths: list[Path], val_paths: list[Path], germeval_repeat: int,
+                       gold_paths: list[Path] = ()) -> tuple[list[Example], dict[str, list[Example]]]:
+    """Training examples and named validation sets.
+
+    ``gold_paths`` are trained on like ``paths`` but always on their own label, never the
+    teacher's (see :mod:`classifiers.training.service_examples`: the teacher is the model whose
+    mistakes they correct); their ids get :data:`GOLD_PREFIX`.
+    """
     train: list[Example] = []
     val: dict[str, list[Example]] = {}
+    for p in gold_paths:
+        train += [Example(GOLD_PREFIX + e.id, e.text, e.label) for e in read_labelled(Path(p))]
     for p in paths:
         ex = read_labelled(Path(p))
         if Path(p).suffix.lower() == ".xml":
@@ -177,6 +189,9 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
         echo(f"teacher {cfg.teacher}: labelling {len(train_set)} examples")
         probs = teacher_probs(encoder, Path(cfg.teacher), [e.text for e in train_set])
         soft = torch.softmax(torch.log(torch.tensor(probs).clamp(min=1e-8)) / cfg.temperature, dim=-1)
+        for i, e in enumerate(train_set):  # --gold examples follow their own label in both loss terms
+            if e.id.startswith(GOLD_PREFIX):
+                soft[i] = torch.nn.functional.one_hot(torch.tensor(LABELS.index(e.label)), len(LABELS)).float()
     ref = None
     if cfg.embed_distill > 0:  # before truncation and training: the original encoder, all its layers
         echo(f"reference embeddings of the original encoder for {len(train_set)} examples")

@@ -137,6 +137,41 @@ def test_a_student_learns_from_the_teacher_alone(tiny_cache: Path, tmp_path: Pat
     assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
 
 
+def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, tmp_path: Path) -> None:
+    from classifiers.training.train import GOLD_PREFIX, load_training_data
+
+    teacher = tmp_path / "teacher.safetensors"
+    train(load_encoder(tiny_cache, build=False),
+          TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1, eval_every=1000),
+          _examples(96, 0), {}, teacher, echo=lambda _: None)
+    # the teacher reads the words right; the --gold file says the opposite (as our own examples
+    # contradict the teacher on thanks for a fix): with distill=1 only --gold can teach it
+    swap = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
+    gold = tmp_path / "own.tsv"
+    gold.write_text("".join(f"{e.id}\t{swap[e.label]}\t{e.text}\n" for e in _examples(96, 0)), encoding="utf-8")
+    train_set, _ = load_training_data([], [], 1, [gold])
+    assert all(e.id.startswith(GOLD_PREFIX) for e in train_set) and len(train_set) == 96
+    val = [Example(e.id, e.text, swap[e.label]) for e in _examples(30, 1)]
+    lines: list[str] = []
+    best = train(load_encoder(tiny_cache, build=False),
+                 TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
+                             eval_every=1000, teacher=str(teacher), distill=1.0, temperature=1.0),
+                 train_set, {"val": val}, tmp_path / "student.safetensors", echo=lines.append)
+    assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
+
+
+def test_the_own_service_examples_are_reproducible_and_apart_from_the_probes() -> None:
+    from classifiers.training.data import read_tsv
+    from classifiers.training.service_examples import OUT, generate
+
+    shipped = read_tsv(OUT)
+    assert [(e.id, e.label, e.text) for e in shipped] == generate()  # the file is what the generator makes
+    counts = {lab: sum(e.label == lab for e in shipped) for lab in ("negative", "neutral", "positive")}
+    assert min(counts.values()) >= 100 and len({e.text for e in shipped}) == len(shipped)
+    probes = read_tsv(Path(__file__).parents[2] / "classifiers" / "evaluation" / "service_probes.tsv")
+    assert len(probes) == 36 and not {p.text for p in probes} & {e.text for e in shipped}
+
+
 def test_embedding_distillation_keeps_the_embedding_near_the_original_encoders(tiny_cache: Path,
                                                                              tmp_path: Path) -> None:
     from classifiers.training.train import reference_embeddings
