@@ -11,7 +11,7 @@ German customer-service channels, with two rules for what it cannot judge:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 from typing import Any
 
 CANDIDATES = ("de", "en", "fr", "it", "es", "nl", "pl", "tr", "ru", "ar", "pt", "da", "sv", "cs", "uk", "ro",
@@ -24,13 +24,27 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|[#$]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
-@lru_cache(maxsize=1)
-def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+_LOCK = threading.Lock()
+_IDENT: list[Any] = []  # the loaded identifier, once
 
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    ident.set_languages(list(CANDIDATES))
-    return ident
+
+def _identifier() -> Any:
+    if not _IDENT:
+        with _LOCK:  # loaded once even when warm_up's thread and a caller race (~0.7-0.9 s)
+            if not _IDENT:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                ident.set_languages(list(CANDIDATES))
+                _IDENT.append(ident)
+    return _IDENT[0]
+
+
+def warm_up() -> threading.Thread:
+    """Load the identifier in a background thread (while the caller loads the model); returns the thread."""
+    thread = threading.Thread(target=_identifier, name="langid-load", daemon=True)
+    thread.start()
+    return thread
 
 
 def detect_language(text: str) -> tuple[str, bool]:

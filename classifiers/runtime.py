@@ -302,6 +302,9 @@ def load_classifier(settings: Any) -> Classifier:
     key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, m.max_tokens, m.threads,
            m.batch_size)
     if key not in _CACHE:
+        from classifiers.language import warm_up
+
+        warm_up()  # the language identifier loads beside the tokenizer and the network (start-up -0.4 to -0.9 s)
         build_encoder(cache)
         if onnx_weights(m) is not None:
             directory = export_onnx(cache, weights)

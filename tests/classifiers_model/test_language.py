@@ -33,3 +33,23 @@ def test_nothing_to_judge_is_undetermined(text: str) -> None:
 
 def test_non_string_does_not_raise() -> None:
     assert detect_language(None) == ("und", False)  # type: ignore[arg-type]
+
+
+def test_warm_up_loads_the_identifier_once_beside_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import py3langid.langid as pl
+
+    from classifiers import language
+
+    loads = []
+    real = pl.LanguageIdentifier.from_model_file
+
+    def counting(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        loads.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pl.LanguageIdentifier, "from_model_file", staticmethod(counting))
+    monkeypatch.setattr(language, "_IDENT", [])
+    thread = language.warm_up()
+    assert language.detect_language("Die App stürzt seit dem Update ständig ab.") == ("de", True)
+    thread.join(timeout=60)
+    assert not thread.is_alive() and len(loads) == 1
