@@ -58,6 +58,8 @@ def test_loads_offline_once_and_is_reused(clf, cache_dir: Path) -> None:  # noqa
     ("Seit drei Tagen kein Internet und die Hotline legt einfach auf. Unverschämt!", "negative"),
     ("Vielen Dank für die schnelle Hilfe, der Kundenservice war super freundlich!", "positive"),
     ("Toll, der ICE war heute pünktlich und sauber. Ich bin begeistert!", "positive"),
+    ("Der Techniker war heute da, das Internet läuft endlich wieder. Ich bin sehr zufrieden!", "positive"),
+    ("Ihr schreibt, die Störung sei behoben. Bei mir geht immer noch gar nichts.", "negative"),
     ("Weiß jemand, ab wann der Fahrplanwechsel im Dezember gilt?", "neutral"),
     ("Die Deutsche Bahn veröffentlicht ihre Quartalszahlen am Donnerstag.", "neutral"),
 ])
