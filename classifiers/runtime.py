@@ -304,7 +304,7 @@ def load_classifier(settings: Any) -> Classifier:
     if key not in _CACHE:
         from classifiers.language import warm_up
 
-        warm_up()  # the language identifier loads beside the tokenizer and the network (start-up -0.4 to -0.9 s)
+        warm_up()  # the language identifier loads beside the tokenizer and the network (~0.4 s less start-up)
         build_encoder(cache)
         if onnx_weights(m) is not None:
             directory = export_onnx(cache, weights)

@@ -38,6 +38,7 @@ class Example:
     id: str
     text: str
     label: str  # one of LABELS
+    gold: bool = False  # trained on this label only, never a teacher's (``fruehwarn model train --gold``)
 
 
 def read_germeval_xml(path: Path) -> list[Example]:

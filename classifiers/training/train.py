@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,21 +60,18 @@ class TrainConfig:
     val: list[str] = field(default_factory=list)
 
 
-GOLD_PREFIX = "gold:"  # id prefix of examples from ``--gold`` files: the teacher's soft labels are not used for them
-
-
 def load_training_data(paths: list[Path], val_paths: list[Path], germeval_repeat: int,
                        gold_paths: list[Path] = ()) -> tuple[list[Example], dict[str, list[Example]]]:
     """Training examples and named validation sets.
 
     ``gold_paths`` are trained on like ``paths`` but always on their own label, never the
     teacher's (see :mod:`classifiers.training.service_examples`: the teacher is the model whose
-    mistakes they correct); their ids get :data:`GOLD_PREFIX`.
+    mistakes they correct); they are marked ``gold``.
     """
     train: list[Example] = []
     val: dict[str, list[Example]] = {}
     for p in gold_paths:
-        train += [Example(GOLD_PREFIX + e.id, e.text, e.label) for e in read_labelled(Path(p))]
+        train += [replace(e, gold=True) for e in read_labelled(Path(p))]
     for p in paths:
         ex = read_labelled(Path(p))
         if Path(p).suffix.lower() == ".xml":
@@ -190,7 +187,7 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
         probs = teacher_probs(encoder, Path(cfg.teacher), [e.text for e in train_set])
         soft = torch.softmax(torch.log(torch.tensor(probs).clamp(min=1e-8)) / cfg.temperature, dim=-1)
         for i, e in enumerate(train_set):  # --gold examples follow their own label in both loss terms
-            if e.id.startswith(GOLD_PREFIX):
+            if e.gold:
                 soft[i] = torch.nn.functional.one_hot(torch.tensor(LABELS.index(e.label)), len(LABELS)).float()
     ref = None
     if cfg.embed_distill > 0:  # before truncation and training: the original encoder, all its layers

@@ -138,7 +138,7 @@ def test_a_student_learns_from_the_teacher_alone(tiny_cache: Path, tmp_path: Pat
 
 
 def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, tmp_path: Path) -> None:
-    from classifiers.training.train import GOLD_PREFIX, load_training_data
+    from classifiers.training.train import load_training_data
 
     teacher = tmp_path / "teacher.safetensors"
     train(load_encoder(tiny_cache, build=False),
@@ -150,7 +150,7 @@ def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, t
     gold = tmp_path / "own.tsv"
     gold.write_text("".join(f"{e.id}\t{swap[e.label]}\t{e.text}\n" for e in _examples(96, 0)), encoding="utf-8")
     train_set, _ = load_training_data([], [], 1, [gold])
-    assert all(e.id.startswith(GOLD_PREFIX) for e in train_set) and len(train_set) == 96
+    assert all(e.gold for e in train_set) and len(train_set) == 96
     val = [Example(e.id, e.text, swap[e.label]) for e in _examples(30, 1)]
     lines: list[str] = []
     best = train(load_encoder(tiny_cache, build=False),
