@@ -102,8 +102,8 @@ def train_cmd(
     layers: Annotated[int, typer.Option(help="Keep only the lowest N encoder layers (faster); 0: all.")] = 0,
     class_weight: Annotated[float, typer.Option(help="Loss weight per class (N/(3 n_c))**this; 0 none, 1 balanced.")
                             ] = 0.0,
-    teacher: Annotated[Path | None, typer.Option(help="Distil from these trained weights (e.g. the shipped model).")
-                       ] = None,
+    teacher: Annotated[list[Path] | None, typer.Option(
+        "--teacher", help="Distil from these trained weights; repeat for an ensemble (probabilities averaged).")] = None,
     distill: Annotated[float, typer.Option(help="Share of the loss following the teacher (with --teacher).")] = 0.5,
     embed_distill: Annotated[float, typer.Option(
         help="Weight of a loss keeping the embedding near the full original encoder's (topic grouping); 0: off.")] = 0.0,
@@ -120,9 +120,12 @@ def train_cmd(
     settings = ctx_of(ctx).settings
     cfg = TrainConfig(seed=seed, epochs=epochs, batch_size=batch_size, max_tokens=max_tokens, lr=lr,
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
-                      teacher=str(teacher or ""), distill=distill, embed_distill=embed_distill, germeval_repeat=germeval_repeat,
+                      teacher=[str(t) for t in teacher or []], distill=distill, embed_distill=embed_distill, germeval_repeat=germeval_repeat,
                       eval_every=eval_every, threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []], gold=[str(p) for p in gold or []])
+    for t in teacher or []:
+        if not t.is_file():
+            fail(f"{t}: no such teacher weights file", EXIT_USAGE)
     try:
         train_set, val_sets = load_training_data(data, val or [], germeval_repeat, gold or [])
     except DataError as exc:
@@ -132,7 +135,7 @@ def train_cmd(
     except EncoderError as exc:
         fail(str(exc), EXIT_RUNTIME)
     target = out or DEFAULT_WEIGHTS
-    train(enc, cfg, train_set, val_sets, target, echo=typer.echo)
+    train(enc, cfg, train_set, val_sets, target, echo=typer.echo, cache=settings.model_cache_dir / "training")
     typer.echo(f"weights written to {target}")
 
 

@@ -14,6 +14,7 @@ used to pick the best checkpoint; its ``heldout`` part is never touched here.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import random
@@ -47,7 +48,7 @@ class TrainConfig:
     first_trained_layer: int = 4  # layers below stay frozen (and are not shipped)
     layers: int = 0  # keep only the lowest N encoder layers (smaller, faster model); 0: all 12
     class_weight: float = 0.0  # loss weight per class = (N / (3 * n_class)) ** this; 0: none, 0.5: sqrt, 1: balanced
-    teacher: str = ""  # weights of a (larger) trained model to distil from; "": plain fine-tuning
+    teacher: list[str] = field(default_factory=list)  # trained models to distil from (probabilities averaged); []: plain fine-tuning
     distill: float = 0.5  # share of the loss that follows the teacher's soft labels (with a teacher)
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
@@ -100,6 +101,13 @@ def _batches(ids: list[list[int]], labels: list[int], batch_size: int, rng: rand
     return batches
 
 
+def _progress(n: int, desc: str) -> Callable[[range], Any]:
+    """A progress bar over batches for long runs (teacher labels, reference embeddings); none for short ones."""
+    from tqdm import tqdm
+
+    return lambda batches: tqdm(batches, desc=desc, unit="batch", disable=n < 2000, leave=False)
+
+
 def predict(net: Any, tokenizer: Any, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """Class probabilities for ``texts`` (eval mode, no gradients)."""
     import torch
@@ -110,7 +118,7 @@ def predict(net: Any, tokenizer: Any, texts: list[str], batch_size: int = 64) ->
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     probs = np.zeros((len(ids), len(LABELS)), dtype=np.float32)
     with torch.inference_mode():
-        for s in range(0, len(order), batch_size):
+        for s in _progress(len(ids), "predicting")(range(0, len(order), batch_size)):
             chunk = order[s:s + batch_size]
             input_ids, mask = tokenizer.pad([ids[i] for i in chunk])
             logits, _ = net(input_ids, mask)
@@ -144,6 +152,49 @@ def teacher_probs(encoder: Encoder, weights: Path, texts: list[str]) -> np.ndarr
         del teacher
 
 
+def ensemble_probs(encoder: Encoder, teachers: list[Path], texts: list[str],
+                   cache: Path | None = None, echo: Callable[[str], None] = print) -> np.ndarray:
+    """Mean class probabilities of several trained models (an ensemble teacher reads better than each).
+
+    With ``cache``, each teacher's probabilities are kept as ``.npy`` files keyed by the teacher's
+    bytes, the texts and the truncation, so a second training run on the same data skips the labelling.
+    """
+    probs = []
+    for w in teachers:
+        key = _key(hashlib.sha256(Path(w).read_bytes()).hexdigest(), encoder, texts)
+        probs.append(_cached(cache, f"teacher-{key}", lambda w=w: teacher_probs(encoder, Path(w), texts),
+                             f"teacher {w}: labels of {len(texts)} examples", echo))
+    return np.mean(probs, axis=0)
+
+
+def _key(what: str, encoder: Encoder, texts: list[str]) -> str:
+    """Cache key: what computes it, which encoder build (its manifest), the truncation and the texts."""
+    h = hashlib.sha256(what.encode())
+    manifest = Path(encoder.directory) / "manifest.json"
+    h.update(manifest.read_bytes() if manifest.is_file() else str(encoder.directory).encode())
+    h.update(str(encoder.tokenizer.tok.truncation).encode())
+    h.update(str(encoder.model.config.num_hidden_layers).encode())
+    for t in texts:
+        h.update(t.encode() + b"\0")
+    return h.hexdigest()[:24]
+
+
+def _cached(cache: Path | None, name: str, compute: Callable[[], np.ndarray], what: str,
+            echo: Callable[[str], None]) -> np.ndarray:
+    path = cache / f"{name}.npy" if cache else None
+    if path is not None and path.exists():
+        echo(f"{what}: from {path}")
+        return np.load(path)
+    echo(f"{what}: computing")
+    arr = compute()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, arr)
+        tmp.replace(path)  # one rename: a killed run leaves no half-written cache entry
+    return arr
+
+
 def reference_embeddings(encoder: Encoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """L2-normalised mean-pooled embeddings of the full, untrained encoder (what topic grouping wants)."""
     import torch
@@ -155,7 +206,7 @@ def reference_embeddings(encoder: Encoder, texts: list[str], batch_size: int = 6
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), encoder.model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
-        for s in range(0, len(order), batch_size):
+        for s in _progress(len(ids), "reference embeddings")(range(0, len(order), batch_size)):
             chunk = order[s:s + batch_size]
             input_ids, mask = tok.pad([ids[i] for i in chunk])
             pooled = mean_pool(encoder.model(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
@@ -164,8 +215,11 @@ def reference_embeddings(encoder: Encoder, texts: list[str], batch_size: int = 6
 
 
 def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets: dict[str, list[Example]],
-          out: Path, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fine-tune and write the best checkpoint (by mean validation (micro-F1 + macro-F1) / 2) to ``out``."""
+          out: Path, echo: Callable[[str], None] = print, cache: Path | None = None) -> dict[str, Any]:
+    """Fine-tune and write the best checkpoint (by mean validation (micro-F1 + macro-F1) / 2) to ``out``.
+
+    ``cache``: a directory keeping the teachers' labels and the reference embeddings between runs.
+    """
     import torch
     from tqdm import tqdm
 
@@ -183,16 +237,17 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
     tok.tok.enable_truncation(cfg.max_tokens)
     soft = None
     if cfg.teacher:
-        echo(f"teacher {cfg.teacher}: labelling {len(train_set)} examples")
-        probs = teacher_probs(encoder, Path(cfg.teacher), [e.text for e in train_set])
+        probs = ensemble_probs(encoder, [Path(t) for t in cfg.teacher], [e.text for e in train_set], cache, echo)
         soft = torch.softmax(torch.log(torch.tensor(probs).clamp(min=1e-8)) / cfg.temperature, dim=-1)
         for i, e in enumerate(train_set):  # --gold examples follow their own label in both loss terms
             if e.gold:
                 soft[i] = torch.nn.functional.one_hot(torch.tensor(LABELS.index(e.label)), len(LABELS)).float()
     ref = None
     if cfg.embed_distill > 0:  # before truncation and training: the original encoder, all its layers
-        echo(f"reference embeddings of the original encoder for {len(train_set)} examples")
-        ref = torch.from_numpy(reference_embeddings(encoder, [e.text for e in train_set]))
+        texts = [e.text for e in train_set]
+        ref = torch.from_numpy(_cached(cache, f"reference-{_key('reference', encoder, texts)}",
+                                       lambda: reference_embeddings(encoder, texts),
+                                       f"reference embeddings of the original encoder for {len(texts)} examples", echo))
     truncate_layers(encoder.model, cfg.layers)
     net = SentimentNet(encoder.model)
     if ref is not None:

@@ -46,6 +46,15 @@ def test_train_with_unreadable_data_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "w.safetensors").exists()
 
 
+def test_train_with_a_missing_teacher_exits_2_before_any_work(tmp_path: Path) -> None:
+    f = tmp_path / "gold.tsv"
+    f.write_text("1\tnegative\tmist\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["model", "train", "--data", str(f), "--teacher", str(tmp_path / "t.safetensors"),
+                                   "--out", str(tmp_path / "w.safetensors")], env=_env(tmp_path))
+    assert res.exit_code == 2 and "t.safetensors: no such teacher weights file" in res.output
+    assert not (tmp_path / "w.safetensors").exists()
+
+
 def test_eval_quantize_is_validated_like_the_config(tmp_path: Path) -> None:
     f = tmp_path / "gold.tsv"
     f.write_text("1\tnegative\tmist\n", encoding="utf-8")

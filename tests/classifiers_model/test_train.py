@@ -131,7 +131,7 @@ def test_a_student_learns_from_the_teacher_alone(tiny_cache: Path, tmp_path: Pat
     lines: list[str] = []
     best = train(load_encoder(tiny_cache, build=False),
                  TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
-                             eval_every=1000, teacher=str(teacher), distill=1.0, temperature=1.0),
+                             eval_every=1000, teacher=[str(teacher)], distill=1.0, temperature=1.0),
                  wrong, {"val": _examples(30, 1)}, student, echo=lines.append)
     assert any(line.startswith("teacher ") for line in lines)
     assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
@@ -155,9 +155,44 @@ def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, t
     lines: list[str] = []
     best = train(load_encoder(tiny_cache, build=False),
                  TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
-                             eval_every=1000, teacher=str(teacher), distill=1.0, temperature=1.0),
+                             eval_every=1000, teacher=[str(teacher)], distill=1.0, temperature=1.0),
                  train_set, {"val": val}, tmp_path / "student.safetensors", echo=lines.append)
     assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
+
+
+def test_an_ensemble_teacher_averages_its_members_and_its_labels_are_kept_between_runs(
+        tiny_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from classifiers.training import train as train_mod
+    from classifiers.training.train import ensemble_probs, teacher_probs
+
+    swap = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
+    teachers = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
+    for w, flip in zip(teachers, (False, True), strict=True):  # two teachers that disagree
+        data = [Example(e.id, e.text, swap[e.label] if flip else e.label) for e in _examples(96, 0)]
+        train(load_encoder(tiny_cache, build=False),
+              TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1,
+                          eval_every=1000), data, {}, w, echo=lambda _: None)
+    enc = load_encoder(tiny_cache, build=False)
+    texts = [e.text for e in _examples(30, 1)]
+    each = [teacher_probs(enc, w, texts) for w in teachers]
+    assert np.abs(each[0] - each[1]).max() > 0.5  # they do disagree
+    cache = tmp_path / "labels"
+    lines: list[str] = []
+    mean = ensemble_probs(enc, teachers, texts, cache, lines.append)
+    np.testing.assert_allclose(mean, (each[0] + each[1]) / 2, atol=1e-6)
+    assert len(list(cache.glob("teacher-*.npy"))) == 2 and sum(s.endswith("computing") for s in lines) == 2
+
+    def no_labelling(*_: object) -> None:
+        raise AssertionError("labelled again despite the cache")
+
+    monkeypatch.setattr(train_mod, "teacher_probs", no_labelling)
+    lines.clear()
+    np.testing.assert_array_equal(ensemble_probs(enc, teachers, texts, cache, lines.append), mean)
+    assert sum("from " in s for s in lines) == 2
+    with pytest.raises(AssertionError, match="labelled again"):  # other texts: other labels, not the cached ones
+        ensemble_probs(enc, teachers, texts[:-1], cache, lines.append)
 
 
 def test_the_own_service_examples_are_reproducible_and_apart_from_the_probes() -> None:
