@@ -114,9 +114,10 @@ def main() -> None:
     posts = make_posts(args.n, args.data)
     settings = load_settings(**({"model": {"cache_dir": args.cache_dir}} if args.cache_dir else {}))
     cache = settings.model_cache_dir
-    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx
+    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx, trained_max_tokens
 
     weights = (args.weights or DEFAULT_WEIGHTS).resolve()
+    max_tokens = settings.model.max_tokens or trained_max_tokens(weights)  # as `fruehwarn classify` truncates
     onnx_path = export_onnx(cache, weights)  # build + export once (install does it) so no row pays for it
     cores = len(os.sched_getaffinity(0))
     mean_chars = sum(map(len, posts)) / len(posts)
@@ -141,7 +142,7 @@ def main() -> None:
     from classifiers.runtime import OnnxClassifier
     from classifiers.sentiment import TransformerClassifier
 
-    size, max_tokens = settings.model.batch_size, settings.model.max_tokens
+    size = settings.model.batch_size
     tok = EncoderTokenizer(encoder_dir(cache), max_tokens)
     makers = {"ONNX Runtime int8": lambda: OnnxClassifier(onnx_path, tok, batch_size=size, int8=True),
               "ONNX Runtime float32": lambda: OnnxClassifier(onnx_path, tok, batch_size=size),
@@ -161,7 +162,7 @@ def main() -> None:
 
     from classifiers.encoder import QUERY_PREFIX
 
-    enc = load_encoder(cache, max_tokens=settings.model.max_tokens)
+    enc = load_encoder(cache, max_tokens=max_tokens)
     from classifiers.sentiment import SentimentNet, load_weights
 
     net = SentimentNet(enc.model)
@@ -170,7 +171,7 @@ def main() -> None:
     hf_tok = PreTrainedTokenizerFast(tokenizer_file=str(encoder_dir(cache) / "tokenizer.json"),
                                      bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
     pipe = pipeline("feature-extraction", model=net.bert, tokenizer=hf_tok, framework="pt", device="cpu",
-                    return_tensors=True, tokenize_kwargs={"truncation": True, "max_length": settings.model.max_tokens})
+                    return_tensors=True, tokenize_kwargs={"truncation": True, "max_length": max_tokens})
     sample = posts[:args.baseline_n]
     pipe(QUERY_PREFIX + sample[0])
     t = time.perf_counter()

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "sentiment.safetensors"
+FALLBACK_MAX_TOKENS = 128  # truncation for weights that do not record theirs
 ONNX_FORMAT = 2  # bump when the export changes: old exports are redone (2: with the int8 graph)
 INT8_GRAPH = "model-int8.onnx"  # beside model.onnx; shares its external weights file (word embeddings)
 # the int8 graph is checked against the float32 network on the probes (measured on the shipped model over
@@ -52,6 +53,25 @@ _PROBES = ["Die App stürzt seit dem Update ständig ab, danke für nichts.",
 def cpu_threads(threads: int) -> int:
     """``threads`` or, for 0, the cores this process may use."""
     return threads if threads > 0 else max(1, len(os.sched_getaffinity(0)))
+
+
+def trained_max_tokens(weights: Path, default: int = FALLBACK_MAX_TOKENS) -> int:
+    """The truncation ``weights`` were trained with (``config.max_tokens`` in the ``.json`` beside them).
+
+    Inference truncates the same way by default: the shipped model, trained on 80 tokens,
+    reads GermEval validation documents better cut at 80 than at 128 (macro-F1 0.581 vs 0.533).
+    """
+    try:
+        meta = json.loads(Path(weights).with_suffix(".json").read_text(encoding="utf-8"))
+        value = int(meta["config"]["max_tokens"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return default
+    return value if 16 <= value <= 512 else default
+
+
+def max_tokens_of(model: Any) -> int:
+    """Truncation for these ``model`` settings: ``model.max_tokens`` or, unset, the weights' own."""
+    return model.max_tokens or trained_max_tokens(Path(model.sentiment_weights or DEFAULT_WEIGHTS))
 
 
 def weights_fingerprint(path: Path) -> str:
@@ -299,8 +319,8 @@ def load_classifier(settings: Any) -> Classifier:
         return FakeClassifier()
     cache = Path(settings.model_cache_dir)
     weights = Path(m.sentiment_weights or DEFAULT_WEIGHTS)
-    key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, m.max_tokens, m.threads,
-           m.batch_size)
+    max_tokens = max_tokens_of(m)
+    key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, max_tokens, m.threads, m.batch_size)
     if key not in _CACHE:
         from classifiers.language import warm_up
 
@@ -308,12 +328,12 @@ def load_classifier(settings: Any) -> Classifier:
         build_encoder(cache)
         if onnx_weights(m) is not None:
             directory = export_onnx(cache, weights)
-            tok = EncoderTokenizer(encoder_dir(cache), m.max_tokens)
+            tok = EncoderTokenizer(encoder_dir(cache), max_tokens)
             _CACHE[key] = OnnxClassifier(directory, tok, threads=m.threads, batch_size=m.batch_size, int8=m.quantize)
         else:
             from classifiers.encoder import load_encoder
             from classifiers.sentiment import TransformerClassifier
 
-            enc = load_encoder(cache, max_tokens=m.max_tokens, build=False)
+            enc = load_encoder(cache, max_tokens=max_tokens, build=False)
             _CACHE[key] = TransformerClassifier(enc, weights, threads=m.threads, batch_size=m.batch_size)
     return _CACHE[key]

@@ -142,7 +142,7 @@ class ModelSettings(_Section):
     cache_dir: Path | None = None  # where the converted encoder is built (default: <data_dir>/models)
     sentiment_weights: Path | None = None  # fine-tuned weights (default: the ones shipped in classifiers/weights)
     batch_size: int = Field(32, ge=1, le=1024)  # posts per forward pass (64 is ~12 % faster but peaks at 1.6 GB RSS)
-    max_tokens: int = Field(128, ge=16, le=512)  # truncation length
+    max_tokens: int | None = Field(None, ge=16, le=512)  # truncation; None: as the weights were trained (sentiment.json)
     threads: int = Field(0, ge=0)  # inference threads (0: all cores)
     runtime: Literal["onnx", "torch"] = "onnx"  # onnx: ONNX Runtime, exported on first use; torch: float32 reference
     quantize: bool = True  # ONNX Runtime's int8 graph (per-token scales, same quality); false: float32

@@ -66,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from classifiers.encoder import load_encoder
-    from classifiers.runtime import DEFAULT_WEIGHTS, BatchedClassifier, load_classifier
+    from classifiers.runtime import DEFAULT_WEIGHTS, BatchedClassifier, load_classifier, max_tokens_of
     from classifiers.training.train import reference_embeddings
     from config import load_settings
 
@@ -75,7 +75,7 @@ def main() -> None:
     counts = Counter(labels)
     print(f"{len(docs)} documents, {len(counts)} categories: {dict(counts.most_common())}")
     settings = load_settings(model={"cache_dir": args.cache_dir}) if args.cache_dir else load_settings()
-    enc = load_encoder(settings.model_cache_dir, max_tokens=settings.model.max_tokens)
+    enc = load_encoder(settings.model_cache_dir, max_tokens=max_tokens_of(settings.model))
     rows = [("original multilingual-e5-small (second pass)", reference_embeddings(enc, texts))]
     for weights in args.weights or [DEFAULT_WEIGHTS]:
         for quant in (False, True):  # in ONNX Runtime, float32 and int8

@@ -138,6 +138,29 @@ def test_load_classifier_picks_the_runtime(tiny: tuple[Path, Path], tmp_path: Pa
         load_settings(**base, model={**model, "runtime": "torch", "quantize": True})
 
 
+def test_inference_truncates_as_the_weights_were_trained_unless_told_otherwise(
+        tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, weights = tiny
+    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
+    monkeypatch.setattr(runtime, "_CACHE", {})
+    base = {"data_dir": tmp_path / "data"}
+    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+    meta = weights.with_suffix(".json")
+    assert runtime.trained_max_tokens(weights) == runtime.FALLBACK_MAX_TOKENS  # trained without a recorded length
+    meta.write_text(json.dumps({"config": {"max_tokens": 24}}), encoding="utf-8")
+    assert runtime.trained_max_tokens(weights) == 24
+    long_text = " ".join(["Zug"] * 200)
+    clf = load_classifier(load_settings(**base, model=model))
+    assert isinstance(clf, OnnxClassifier) and len(clf.tokenizer.encode([long_text])[0]) == 24
+    told = load_classifier(load_settings(**base, model={**model, "max_tokens": 40}))  # the setting wins
+    assert isinstance(told, OnnxClassifier) and len(told.tokenizer.encode([long_text])[0]) == 40
+    for bad in ("{not json", json.dumps({"config": {"max_tokens": 4}}), json.dumps({"config": {}})):
+        meta.write_text(bad, encoding="utf-8")  # unreadable or out of range: the fallback, not a crash
+        assert runtime.trained_max_tokens(weights) == runtime.FALLBACK_MAX_TOKENS
+    with pytest.raises(ValueError, match="max_tokens"):
+        load_settings(**base, model={**model, "max_tokens": 4})
+
+
 def test_int8_graph_is_close_to_float32_and_independent_of_the_batch(tiny: tuple[Path, Path]) -> None:
     cache, weights = tiny
     f32 = _onnx(cache, weights, threads=1, batch_size=2)
