@@ -114,10 +114,10 @@ def main() -> None:
     posts = make_posts(args.n, args.data)
     settings = load_settings(**({"model": {"cache_dir": args.cache_dir}} if args.cache_dir else {}))
     cache = settings.model_cache_dir
-    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx, trained_max_tokens
+    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx, max_tokens_of
 
     weights = (args.weights or DEFAULT_WEIGHTS).resolve()
-    max_tokens = settings.model.max_tokens or trained_max_tokens(weights)  # as `fruehwarn classify` truncates
+    max_tokens = max_tokens_of(settings.model, weights)  # as `fruehwarn classify` truncates
     onnx_path = export_onnx(cache, weights)  # build + export once (install does it) so no row pays for it
     cores = len(os.sched_getaffinity(0))
     mean_chars = sum(map(len, posts)) / len(posts)

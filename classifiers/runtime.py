@@ -70,9 +70,10 @@ def trained_max_tokens(weights: Path, default: int = FALLBACK_MAX_TOKENS) -> int
     return value if 16 <= value <= 512 else default
 
 
-def max_tokens_of(model: Any) -> int:
-    """Truncation for these ``model`` settings: ``model.max_tokens`` or, unset, the weights' own."""
-    return model.max_tokens or trained_max_tokens(Path(model.sentiment_weights or DEFAULT_WEIGHTS))
+def max_tokens_of(model: Any, weights: Path | None = None) -> int:
+    """Truncation for these ``model`` settings: ``model.max_tokens`` or, unset, the weights' own
+    (``weights``, else ``model.sentiment_weights``, else the shipped ones)."""
+    return model.max_tokens or trained_max_tokens(Path(weights or model.sentiment_weights or DEFAULT_WEIGHTS))
 
 
 def weights_fingerprint(path: Path) -> str:

@@ -29,6 +29,7 @@ import numpy as np
 from classifiers.base import LABELS
 from classifiers.encoder import Encoder
 from classifiers.evaluation.metrics import Scores, score
+from classifiers.runtime import weights_fingerprint
 from classifiers.sentiment import SentimentNet, save_weights, truncate_layers
 from classifiers.training.data import Example, germeval_split, read_labelled
 
@@ -161,7 +162,7 @@ def ensemble_probs(encoder: Encoder, teachers: list[Path], texts: list[str],
     """
     probs = []
     for w in teachers:
-        key = _key(hashlib.sha256(Path(w).read_bytes()).hexdigest(), encoder, texts)
+        key = _key(weights_fingerprint(Path(w)), encoder, texts)
         probs.append(_cached(cache, f"teacher-{key}", lambda w=w: teacher_probs(encoder, Path(w), texts),
                              f"teacher {w}: labels of {len(texts)} examples", echo))
     return np.mean(probs, axis=0)
