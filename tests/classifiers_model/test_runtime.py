@@ -161,6 +161,27 @@ def test_inference_truncates_as_the_weights_were_trained_unless_told_otherwise(
         load_settings(**base, model={**model, "max_tokens": 4})
 
 
+def test_inference_reads_links_as_the_weights_were_trained(tiny: tuple[Path, Path], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, weights = tiny
+    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
+    monkeypatch.setattr(runtime, "_CACHE", {})
+    base = {"data_dir": tmp_path / "data"}
+    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+    text = "Störung http://t.co/lY0JvlpsVu seit heute"
+    meta = weights.with_suffix(".json")
+    for config, shortens in (({"max_tokens": 64}, False), ({"shorten_urls": True}, True),
+                             ({"shorten_urls": "yes"}, False)):  # recorded by training; only a true flag counts
+        meta.write_text(json.dumps({"config": config}), encoding="utf-8")
+        assert runtime.trained_shortens_urls(weights) is shortens
+        for rt in ("onnx", "torch"):
+            clf = load_classifier(load_settings(**base, model={**model, "runtime": rt, "quantize": rt == "onnx"}))
+            tok = clf.tokenizer  # type: ignore[attr-defined]
+            assert ("lY0JvlpsVu" not in tok.normalise(text)) is shortens, (config, rt)
+    meta.unlink()  # weights trained before the flag existed read links whole
+    assert runtime.trained_shortens_urls(weights) is False
+
+
 def test_int8_graph_is_close_to_float32_and_independent_of_the_batch(tiny: tuple[Path, Path]) -> None:
     cache, weights = tiny
     f32 = _onnx(cache, weights, threads=1, batch_size=2)

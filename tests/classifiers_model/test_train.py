@@ -195,6 +195,35 @@ def test_an_ensemble_teacher_averages_its_members_and_its_labels_are_kept_betwee
         ensemble_probs(enc, teachers, texts[:-1], cache, lines.append)
 
 
+def test_the_student_reads_links_shortened_while_the_teacher_reads_them_whole(
+        tiny_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from classifiers.training import train as train_mod
+
+    teacher = tmp_path / "teacher.safetensors"
+    data = [Example(e.id, f"{e.text} https://example.org/{e.id}", e.label) for e in _examples(48, 0)]
+    train(load_encoder(tiny_cache, build=False), TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000),
+          data, {}, teacher, echo=lambda _: None)
+    seen: dict[str, list[bool]] = {"teacher": [], "validation": []}
+    real_teacher, real_eval = train_mod.teacher_probs, train_mod.evaluate_sets
+
+    def teacher_spy(encoder, weights, texts):  # type: ignore[no-untyped-def]
+        seen["teacher"].append(encoder.tokenizer.shorten_urls)
+        return real_teacher(encoder, weights, texts)
+
+    def eval_spy(net, tok, sets):  # type: ignore[no-untyped-def]
+        seen["validation"].append(tok.shorten_urls)
+        return real_eval(net, tok, sets)
+
+    monkeypatch.setattr(train_mod, "teacher_probs", teacher_spy)
+    monkeypatch.setattr(train_mod, "evaluate_sets", eval_spy)
+    out = tmp_path / "student.safetensors"
+    train(load_encoder(tiny_cache, build=False),
+          TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000, teacher=[str(teacher)], layers=1),
+          data, {"val": data[:8]}, out, echo=lambda _: None)
+    assert seen == {"teacher": [False], "validation": [True]}  # teacher as it was trained; student shortened
+    assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["config"]["shorten_urls"] is True
+
+
 def test_the_own_service_examples_are_reproducible_and_apart_from_the_probes() -> None:
     from classifiers.training.data import read_tsv
     from classifiers.training.service_examples import OUT, generate
