@@ -13,7 +13,11 @@ templates. Rows of the table:
 - ``in-process`` rows: ``classify`` of each runtime after loading (steady state).
 - naive baseline: a transformers ``feature-extraction`` pipeline over the same encoder,
   called one post at a time (float32), plus the same head; measured on ``--baseline-n``
-  posts of the same set (it is slow) in the same run.
+  posts of the same set (it is slow) in the same run. It reads each post as the weights
+  were trained (truncation, links as their host), like every other row.
+
+``--profile-ops`` prints only where the int8 forward passes spend their time, per operator
+type (ONNX Runtime's profiler), e.g. to see what is left to gain.
 
 Targets (issue 4): >= 100 posts/s on 2 cores, >= 5x the baseline, RSS < 1.5 GB.
 """
@@ -93,6 +97,36 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def profile_ops(graph: Path, tok: object, posts: list[str], batch_size: int) -> None:
+    """Share of each operator type in the forward passes of ``graph`` (ONNX Runtime's own profiler)."""
+    from collections import Counter
+
+    import onnxruntime as ort
+
+    from classifiers.runtime import cpu_threads
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = cpu_threads(0), 1
+    opts.enable_profiling = True
+    opts.profile_file_prefix = str(Path(tempfile.gettempdir()) / "fruehwarn-ort-profile")
+    session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+    ids = tok.encode(posts)  # type: ignore[attr-defined]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    for start in range(0, len(order), batch_size):
+        input_ids, mask = tok.pad_arrays([ids[i] for i in order[start:start + batch_size]])  # type: ignore[attr-defined]
+        session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+    trace = Path(session.end_profiling())
+    per_op: Counter[str] = Counter()
+    for event in json.loads(trace.read_text()):
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"]
+    trace.unlink()
+    total = sum(per_op.values())
+    print(f"\n{graph.name}: {len(posts)} posts, {total / 1e6:.2f} s in operators")
+    for op, us in per_op.most_common(15):
+        print(f"{op:<28} {us / 1e3:>9.0f} ms {100 * us / total:>6.1f} %")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, help="TSV (id, label, text) to take post texts from")
@@ -104,6 +138,8 @@ def main() -> None:
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--cli", default="int8,onnx,torch", help=f"CLI variants to run, comma-separated: {','.join(CLI_VARIANTS)}")
     ap.add_argument("--skip-inprocess", action="store_true", help="skip the in-process rows")
+    ap.add_argument("--profile-ops", action="store_true",
+                    help="only print where the int8 forward passes spend their time, per operator type")
     args = ap.parse_args()
 
     import torch
@@ -125,6 +161,13 @@ def main() -> None:
     print(f"{len(posts)} posts, mean {mean_chars:.0f} characters; {cores} cores; torch {torch.__version__}")
     rows: list[tuple[str, int, float, float]] = []
     print(f"weights: {weights}")
+    from classifiers.encoder import EncoderTokenizer, encoder_dir
+    from classifiers.runtime import INT8_GRAPH
+
+    tok = EncoderTokenizer(encoder_dir(cache), max_tokens, shorten_urls=shorten)
+    if args.profile_ops:
+        profile_ops(onnx_path / INT8_GRAPH, tok, posts, settings.model.batch_size)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         in_path = Path(tmp) / "in.jsonl"
@@ -139,12 +182,10 @@ def main() -> None:
             rows.append((label, len(posts), len(posts) / wall, peak))
 
     # steady state in this process (the model is loaded once, then classify is timed)
-    from classifiers.encoder import EncoderTokenizer, encoder_dir
     from classifiers.runtime import OnnxClassifier
     from classifiers.sentiment import TransformerClassifier
 
     size = settings.model.batch_size
-    tok = EncoderTokenizer(encoder_dir(cache), max_tokens, shorten_urls=shorten)
     makers = {"ONNX Runtime int8": lambda: OnnxClassifier(onnx_path, tok, batch_size=size, int8=True),
               "ONNX Runtime float32": lambda: OnnxClassifier(onnx_path, tok, batch_size=size),
               "torch float32": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens,
