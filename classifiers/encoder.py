@@ -247,8 +247,9 @@ def shorten_urls(text: str) -> str:
     """Each link reduced to its host: ``https://www.bahn.de/service/x?y=1`` -> ``bahn.de``.
 
     A link's path says nothing about how its author feels but costs many tokens (a t.co link
-    14 of a tweet's ~35), so weights trained this way read tweets ~15 % faster; the host stays
-    (which company, which news site).
+    14 of a tweet's ~35), so weights trained this way (``fruehwarn model train --shorten-urls``)
+    read tweets ~13 % faster; the host stays (which company, which news site). The shipped
+    weights read links whole (see classifiers/weights/README.md, session 7).
     """
     return _URL.sub(r"\1", text)
 

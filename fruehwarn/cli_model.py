@@ -110,7 +110,7 @@ def train_cmd(
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
     shorten_urls: Annotated[bool, typer.Option(
         "--shorten-urls/--keep-urls",
-        help="Read links as their host (fewer tokens; inference with these weights does the same).")] = True,
+        help="Read links as their host (fewer tokens; inference with these weights does the same).")] = False,
     eval_every: Annotated[int, typer.Option(help="Steps between validation runs.")] = 150,
     limit: Annotated[int, typer.Option(help="Use at most this many examples (0: all).")] = 0,
 ) -> None:

@@ -54,7 +54,7 @@ class TrainConfig:
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
-    shorten_urls: bool = True  # the student reads links as their host (inference then does too); teachers read them whole
+    shorten_urls: bool = False  # the student reads links as their host (inference then does too); teachers read them whole
     gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
     eval_every: int = 150  # steps between validation runs / checkpoints
     threads: int = 0  # torch threads (0: all cores)

@@ -218,7 +218,8 @@ def test_the_student_reads_links_shortened_while_the_teacher_reads_them_whole(
     monkeypatch.setattr(train_mod, "evaluate_sets", eval_spy)
     out = tmp_path / "student.safetensors"
     train(load_encoder(tiny_cache, build=False),
-          TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000, teacher=[str(teacher)], layers=1),
+          TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000, teacher=[str(teacher)], layers=1,
+                      shorten_urls=True),
           data, {"val": data[:8]}, out, echo=lambda _: None)
     assert seen == {"teacher": [False], "validation": [True]}  # teacher as it was trained; student shortened
     assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["config"]["shorten_urls"] is True
