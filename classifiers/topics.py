@@ -42,10 +42,10 @@ def join_threshold_of(settings: Settings) -> float:
     """The join threshold in force: ``topics.join_threshold`` or, unset, the one measured for the
     embedding the configured model gives.
 
-    Similarity scales differ between embeddings: the shipped sentiment model's one-pass embedding
-    puts complaints about different things closer than the original e5 does, so at 0.3 the replay
-    benchmark's five incidents fell into one topic (2 of 5 detected); its weights record 0.6
-    (5 of 5). The test encoder and weights that record nothing use 0.3.
+    Similarity scales differ between embeddings: the fine-tuned one-pass embedding puts complaints
+    about different things closer than the original e5 does, so at 0.3 the replay benchmark's five
+    incidents fell into one topic (sessions 5-6 model: 2 of 5 detected); the shipped weights record
+    0.6 (5 of 5, no false alarm). The test encoder and weights that record nothing use 0.3.
     """
     if settings.topics.join_threshold is not None:
         return settings.topics.join_threshold
