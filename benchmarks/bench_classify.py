@@ -150,11 +150,10 @@ def main() -> None:
     posts = make_posts(args.n, args.data)
     settings = load_settings(**({"model": {"cache_dir": args.cache_dir}} if args.cache_dir else {}))
     cache = settings.model_cache_dir
-    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx, max_tokens_of, trained_shortens_urls
+    from classifiers.runtime import DEFAULT_WEIGHTS, export_onnx, reading_of
 
     weights = (args.weights or DEFAULT_WEIGHTS).resolve()
-    max_tokens = max_tokens_of(settings.model, weights)  # as `fruehwarn classify` reads posts
-    shorten = trained_shortens_urls(weights)
+    reading = reading_of(settings.model, weights)  # truncation and links, as `fruehwarn classify` reads posts
     onnx_path = export_onnx(cache, weights)  # build + export once (install does it) so no row pays for it
     cores = len(os.sched_getaffinity(0))
     mean_chars = sum(map(len, posts)) / len(posts)
@@ -164,7 +163,7 @@ def main() -> None:
     from classifiers.encoder import EncoderTokenizer, encoder_dir
     from classifiers.runtime import INT8_GRAPH
 
-    tok = EncoderTokenizer(encoder_dir(cache), max_tokens, shorten_urls=shorten)
+    tok = EncoderTokenizer(encoder_dir(cache), **reading)
     if args.profile_ops:
         profile_ops(onnx_path / INT8_GRAPH, tok, posts, settings.model.batch_size)
         return
@@ -188,8 +187,7 @@ def main() -> None:
     size = settings.model.batch_size
     makers = {"ONNX Runtime int8": lambda: OnnxClassifier(onnx_path, tok, batch_size=size, int8=True),
               "ONNX Runtime float32": lambda: OnnxClassifier(onnx_path, tok, batch_size=size),
-              "torch float32": lambda: TransformerClassifier(load_encoder(cache, max_tokens=max_tokens,
-                                                                                         shorten_urls=shorten), weights,
+              "torch float32": lambda: TransformerClassifier(load_encoder(cache, **reading), weights,
                                                              batch_size=size)}
     for name, make in () if args.skip_inprocess else makers.items():
         clf = make()
@@ -205,7 +203,7 @@ def main() -> None:
 
     from classifiers.encoder import QUERY_PREFIX
 
-    enc = load_encoder(cache, max_tokens=max_tokens, shorten_urls=shorten)  # the same reading of each post
+    enc = load_encoder(cache, **reading)  # the same reading of each post
     from classifiers.sentiment import SentimentNet, load_weights
 
     net = SentimentNet(enc.model)
@@ -214,7 +212,7 @@ def main() -> None:
     hf_tok = PreTrainedTokenizerFast(tokenizer_file=str(encoder_dir(cache) / "tokenizer.json"),
                                      bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
     pipe = pipeline("feature-extraction", model=net.bert, tokenizer=hf_tok, framework="pt", device="cpu",
-                    return_tensors=True, tokenize_kwargs={"truncation": True, "max_length": max_tokens})
+                    return_tensors=True, tokenize_kwargs={"truncation": True, "max_length": reading["max_tokens"]})
     sample = posts[:args.baseline_n]
     pipe(QUERY_PREFIX + sample[0])
     t = time.perf_counter()

@@ -102,6 +102,14 @@ def max_tokens_of(model: Any, weights: Path | None = None) -> int:
     return model.max_tokens or trained_max_tokens(weights_of(model, weights))
 
 
+def reading_of(model: Any, weights: Path | None = None) -> dict[str, Any]:
+    """How these ``model`` settings read a post, as keyword arguments of :class:`EncoderTokenizer` and
+    ``load_encoder``: the truncation (:func:`max_tokens_of`) and links as their host when the weights
+    were trained so. ``fruehwarn classify`` and the benchmark's baseline read posts by this one rule."""
+    w = weights_of(model, weights)
+    return {"max_tokens": max_tokens_of(model, w), "shorten_urls": trained_shortens_urls(w)}
+
+
 def weights_of(model: Any, weights: Path | None = None) -> Path:
     """``weights``, else ``model.sentiment_weights``, else the shipped weights."""
     return Path(weights or model.sentiment_weights or DEFAULT_WEIGHTS)
@@ -352,8 +360,8 @@ def load_classifier(settings: Any) -> Classifier:
         return FakeClassifier()
     cache = Path(settings.model_cache_dir)
     weights = weights_of(m)
-    max_tokens, shorten = max_tokens_of(m), trained_shortens_urls(weights)
-    key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, max_tokens, shorten, m.threads,
+    reading = reading_of(m)
+    key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, *reading.values(), m.threads,
            m.batch_size)
     if key not in _CACHE:
         from classifiers.language import warm_up
@@ -362,12 +370,12 @@ def load_classifier(settings: Any) -> Classifier:
         build_encoder(cache)
         if onnx_weights(m) is not None:
             directory = export_onnx(cache, weights)
-            tok = EncoderTokenizer(encoder_dir(cache), max_tokens, shorten_urls=shorten)
+            tok = EncoderTokenizer(encoder_dir(cache), **reading)
             _CACHE[key] = OnnxClassifier(directory, tok, threads=m.threads, batch_size=m.batch_size, int8=m.quantize)
         else:
             from classifiers.encoder import load_encoder
             from classifiers.sentiment import TransformerClassifier
 
-            enc = load_encoder(cache, max_tokens=max_tokens, build=False, shorten_urls=shorten)
+            enc = load_encoder(cache, build=False, **reading)
             _CACHE[key] = TransformerClassifier(enc, weights, threads=m.threads, batch_size=m.batch_size)
     return _CACHE[key]
