@@ -54,7 +54,7 @@ class TrainConfig:
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
-    shorten_urls: bool = False  # the student reads links as their host (inference then does too); teachers read them whole
+    shorten_urls: bool = False  # the student reads links as their host (inference then does too); teachers as trained
     gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
     eval_every: int = 150  # steps between validation runs / checkpoints
     threads: int = 0  # torch threads (0: all cores)
@@ -161,11 +161,19 @@ def ensemble_probs(encoder: Encoder, teachers: list[Path], texts: list[str],
     With ``cache``, each teacher's probabilities are kept as ``.npy`` files keyed by the teacher's
     bytes, the texts and the truncation, so a second training run on the same data skips the labelling.
     """
+    from classifiers.runtime import trained_shortens_urls
+
     probs = []
-    for w in teachers:
-        key = _key(weights_fingerprint(Path(w)), encoder, texts)
-        probs.append(_cached(cache, f"teacher-{key}", lambda w=w: teacher_probs(encoder, Path(w), texts),
-                             f"teacher {w}: labels of {len(texts)} examples", echo))
+    tok = encoder.tokenizer
+    before = tok.shorten_urls
+    try:
+        for w in teachers:
+            tok.shorten_urls = trained_shortens_urls(Path(w))  # each teacher reads links as it was trained to
+            key = _key(weights_fingerprint(Path(w)), encoder, texts)
+            probs.append(_cached(cache, f"teacher-{key}", lambda w=w: teacher_probs(encoder, Path(w), texts),
+                                 f"teacher {w}: labels of {len(texts)} examples", echo))
+    finally:
+        tok.shorten_urls = before
     return np.mean(probs, axis=0)
 
 
@@ -264,7 +272,7 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
     n_train = sum(p.numel() for p in net.parameters() if p.requires_grad)
     echo(f"training {n_train / 1e6:.1f} M parameters (layers {first}-{n_layers - 1} + head) on "
          f"{len(train_set)} examples, seed {cfg.seed}")
-    tok.shorten_urls = cfg.shorten_urls  # after the teachers and the reference: they read the text as trained
+    tok.shorten_urls = cfg.shorten_urls  # after the teachers (each as it was trained) and the reference (whole text)
     ids = tok.encode([e.text for e in train_set])
     labels = [LABELS.index(e.label) for e in train_set]
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)

@@ -195,14 +195,16 @@ def test_an_ensemble_teacher_averages_its_members_and_its_labels_are_kept_betwee
         ensemble_probs(enc, teachers, texts[:-1], cache, lines.append)
 
 
-def test_the_student_reads_links_shortened_while_the_teacher_reads_them_whole(
+def test_the_student_reads_links_shortened_while_each_teacher_reads_them_as_it_was_trained(
         tiny_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from classifiers.training import train as train_mod
 
-    teacher = tmp_path / "teacher.safetensors"
+    whole, short = tmp_path / "whole.safetensors", tmp_path / "short.safetensors"
     data = [Example(e.id, f"{e.text} https://example.org/{e.id}", e.label) for e in _examples(48, 0)]
-    train(load_encoder(tiny_cache, build=False), TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000),
-          data, {}, teacher, echo=lambda _: None)
+    for teacher, shorten in ((whole, False), (short, True)):
+        train(load_encoder(tiny_cache, build=False),
+              TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000, shorten_urls=shorten),
+              data, {}, teacher, echo=lambda _: None)
     seen: dict[str, list[bool]] = {"teacher": [], "validation": []}
     real_teacher, real_eval = train_mod.teacher_probs, train_mod.evaluate_sets
 
@@ -218,10 +220,11 @@ def test_the_student_reads_links_shortened_while_the_teacher_reads_them_whole(
     monkeypatch.setattr(train_mod, "evaluate_sets", eval_spy)
     out = tmp_path / "student.safetensors"
     train(load_encoder(tiny_cache, build=False),
-          TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000, teacher=[str(teacher)], layers=1,
+          TrainConfig(seed=3, epochs=1, batch_size=8, eval_every=1000, teacher=[str(whole), str(short)], layers=1,
                       shorten_urls=True),
-          data, {"val": data[:8]}, out, echo=lambda _: None)
-    assert seen == {"teacher": [False], "validation": [True]}  # teacher as it was trained; student shortened
+          data, {"val": data[:8]}, out, cache=tmp_path / "labels", echo=lambda _: None)
+    assert seen == {"teacher": [False, True], "validation": [True]}  # teachers as trained; student shortened
+    assert len(list((tmp_path / "labels").glob("teacher-*.npy"))) == 2  # each teacher's reading in its own key
     assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["config"]["shorten_urls"] is True
 
 
