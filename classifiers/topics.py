@@ -44,8 +44,9 @@ def join_threshold_of(settings: Settings) -> float:
 
     Similarity scales differ between embeddings: the fine-tuned one-pass embedding puts complaints
     about different things closer than the original e5 does, so at 0.3 the replay benchmark's five
-    incidents fell into one topic (sessions 5-6 model: 2 of 5 detected); the shipped weights record
-    0.6 (5 of 5, no false alarm). The test encoder and weights that record nothing use 0.3.
+    incidents fell into one topic (sessions 5-6 model: 2 of 5 detected). The shipped weights record
+    the value chosen for theirs on that replay and the demo (``topics.join_threshold`` in
+    ``sentiment.json``). The test encoder and weights that record nothing use 0.3.
     """
     if settings.topics.join_threshold is not None:
         return settings.topics.join_threshold

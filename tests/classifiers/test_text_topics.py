@@ -161,13 +161,13 @@ def test_the_join_threshold_follows_the_embedding_unless_set(tmp_path) -> None: 
     assert join_threshold_of(load_settings(**real)) == DEFAULT_JOIN_THRESHOLD  # the weights record nothing
     meta.write_text(json.dumps({"config": {}, "topics": {"join_threshold": 0.6}}), encoding="utf-8")
     assert join_threshold_of(load_settings(**real)) == 0.6  # measured for this embedding
-    assert join_threshold_of(load_settings(**real, topics={"join_threshold": 0.45})) == 0.45  # the setting wins
+    assert join_threshold_of(load_settings(**real, topics={"join_threshold": 0.5})) == 0.5  # the setting wins
     for bad in ("{not json", json.dumps({"topics": {"join_threshold": "hoch"}}), json.dumps({"topics": 7})):
         meta.write_text(bad, encoding="utf-8")
         assert join_threshold_of(load_settings(**real)) == DEFAULT_JOIN_THRESHOLD
     # the shipped weights record their own
     shipped = load_settings(data_dir=tmp_path, model={"encoder": "e5"})
-    assert join_threshold_of(shipped) == 0.6
+    assert join_threshold_of(shipped) == 0.45
 
 
 def test_the_grouper_joins_at_the_threshold_it_is_given() -> None:
