@@ -1,7 +1,7 @@
 """int8 version of the exported ONNX graph: per-token activations, per-column 7-bit weights.
 
 Every MatMul with a constant weight matrix (the query, key, value, output and feed-forward
-projections of each layer; 36 in the 6-layer model) becomes::
+projections of each layer; six a layer, 72 in the shipped 12-layer model) becomes::
 
     scale = max(|x|) / 127 over the last axis       # one scale per token
     q     = QuantizeLinear(x / scale, 1, 128)       # uint8, zero point 128
