@@ -249,7 +249,7 @@ def shorten_urls(text: str) -> str:
     A link's path says nothing about how its author feels but costs many tokens (a t.co link
     14 of a tweet's ~35), so weights trained this way (``fruehwarn model train --shorten-urls``)
     read tweets ~13 % faster; the host stays (which company, which news site). The shipped
-    weights (session 7) were trained so (see classifiers/weights/README.md).
+    weights were trained so (sessions 7 and 8; see classifiers/weights/README.md).
     """
     return _URL.sub(r"\1", text)
 
