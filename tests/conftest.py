@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from config import Settings, load_settings
-from storage.db import create_scratch_database, make_engine, upgrade
+from storage.db import create_scratch_database, drop_scratch_database, make_engine, upgrade
 
 PG_URL = os.environ.get("FRUEHWARN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -27,16 +27,33 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key, raising=False)
 
 
-def _fresh_pg_database() -> str:
-    assert PG_URL
-    return create_scratch_database(PG_URL)
+@pytest.fixture
+def pg_scratch_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (tests that need PostgreSQL itself), dropped afterwards.
+
+    List it first among a test's fixtures, so that it is torn down last (after workers stop).
+    """
+    if not PG_URL:
+        pytest.skip("set FRUEHWARN_TEST_POSTGRES_URL to run against PostgreSQL")
+    url = create_scratch_database(PG_URL)
+    yield url
+    drop_scratch_database(PG_URL, url)
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database per test; a PostgreSQL one is dropped afterwards.
+
+    Dropping matters: every scratch database costs several MB of disk, and a suite that kept
+    hundreds of them filled a CI machine's disk (psycopg DiskFull at CREATE DATABASE).
+    """
     if request.param == "postgresql":
-        return _fresh_pg_database()
-    return f"sqlite:///{tmp_path / 'test.db'}"
+        assert PG_URL
+        url = create_scratch_database(PG_URL)
+        yield url
+        drop_scratch_database(PG_URL, url)
+    else:
+        yield f"sqlite:///{tmp_path / 'test.db'}"
 
 
 @pytest.fixture

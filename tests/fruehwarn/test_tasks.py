@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from config import ConfigError, Settings, load_settings
 from storage.db import init_db, session_scope
 from storage.models import Classification, Delivery, Issue, Post, Source, Topic, utcnow
-from tests.conftest import PG_URL, _fresh_pg_database
+from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 postgres = pytest.mark.postgres
@@ -208,10 +208,10 @@ def _overlaps_per_lock(engine: Engine) -> list[str]:
 
 @postgres
 @needs_pg
-def test_deferrer_keeps_one_waiting_job_per_lock(tmp_path: Path) -> None:
+def test_deferrer_keeps_one_waiting_job_per_lock(pg_scratch_url: str, tmp_path: Path) -> None:
     from fruehwarn.tasks import Deferrer, ensure_schema
 
-    settings, _ = _config(tmp_path, _fresh_pg_database())
+    settings, _ = _config(tmp_path, pg_scratch_url)
     engine = init_db(settings)
     _posts(engine, 15)  # ids 1-15: two ranges of 10 ids
     assert ensure_schema(settings) is True
@@ -247,12 +247,12 @@ def psycopg_connect(settings: Settings) -> Any:
 
 @postgres
 @needs_pg
-def test_recovery_requeues_a_dead_workers_job_or_closes_it_when_a_twin_waits(tmp_path: Path) -> None:
+def test_recovery_requeues_a_dead_workers_job_or_closes_it_when_a_twin_waits(pg_scratch_url: str, tmp_path: Path) -> None:
     import asyncio
 
     from fruehwarn.tasks import CLASSIFY, CRAWL, _recover, ensure_schema, make_app
 
-    settings, _ = _config(tmp_path, _fresh_pg_database())
+    settings, _ = _config(tmp_path, pg_scratch_url)
     ensure_schema(settings)
 
     async def scenario() -> dict[int, str]:
@@ -283,7 +283,7 @@ def test_recovery_requeues_a_dead_workers_job_or_closes_it_when_a_twin_waits(tmp
 @postgres
 @needs_pg
 @pytest.mark.timeout(120)
-def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
+def test_two_workers_do_every_job_exactly_once(pg_scratch_url: str, tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
     from fruehwarn.scheduler import Pipeline, Stages, run_forever
     from tests.alerting.servers import WebhookReceiver
 
@@ -291,7 +291,7 @@ def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable
         raise AssertionError("a stage ran in the scheduler's process")
 
     n_posts, n_subs, n_issues = 1000, 30, 4
-    settings, cfg = _config(tmp_path, _fresh_pg_database(),
+    settings, cfg = _config(tmp_path, pg_scratch_url,
                             scheduler={"classify_interval": 0.3, "detect_interval": 0.5, "deliver_interval": 0.3})
     engine = init_db(settings)
     _posts(engine, n_posts)
@@ -355,13 +355,13 @@ def test_two_workers_do_every_job_exactly_once(tmp_path: Path, workers: Callable
 @postgres
 @needs_pg
 @pytest.mark.timeout(150)
-def test_killed_worker_batch_is_finished_by_the_other(tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
+def test_killed_worker_batch_is_finished_by_the_other(pg_scratch_url: str, tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
     """SIGKILL a worker between two commits of its classify batch: once its heartbeat is stale
     the batch is queued again, and the other worker classifies exactly the posts left."""
     from fruehwarn.tasks import CLASSIFY_BATCH, Deferrer
 
     size, n_posts = CLASSIFY_BATCH, 4 * CLASSIFY_BATCH
-    settings, cfg = _config(tmp_path, _fresh_pg_database(), model={"batch_size": 1},  # commits per 256 posts
+    settings, cfg = _config(tmp_path, pg_scratch_url, model={"batch_size": 1},  # commits per 256 posts
                             tasks={"stalled_after": 5})
     engine = init_db(settings)
     _posts(engine, n_posts)

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Engine
 from config import Settings
 from storage.db import init_db, session_scope
 from storage.models import Classification, Delivery, Issue, Topic, utcnow
-from tests.conftest import _fresh_pg_database
 from tests.fruehwarn.test_tasks import (
     Workers,
     _config,
@@ -77,7 +76,7 @@ def _overlap_across_workers(spans: list[tuple[int, str, datetime, datetime]]) ->
 @needs_pg
 @pytest.mark.timeout(150)
 def test_two_workers_classify_a_backlog_concurrently_each_post_once(
-        tmp_path: Path, workers: Callable[[Path], Workers]) -> None:  # noqa: F811
+        pg_scratch_url: str, tmp_path: Path, workers: Callable[[Path], Workers]) -> None:  # noqa: F811
     from fruehwarn.scheduler import Pipeline, Stages, run_forever
     from fruehwarn.tasks import CLASSIFY_BATCH
 
@@ -86,7 +85,7 @@ def test_two_workers_classify_a_backlog_concurrently_each_post_once(
 
     n_posts = 8 * CLASSIFY_BATCH
     # the scheduler ticks often: ranges whose job waits or runs must not be deferred again
-    settings, cfg = _config(tmp_path, _fresh_pg_database(),
+    settings, cfg = _config(tmp_path, pg_scratch_url,
                             scheduler={"classify_interval": 0.2, "detect_interval": 3600, "deliver_interval": 3600})
     engine = init_db(settings)
     _posts(engine, n_posts)
@@ -131,14 +130,14 @@ def test_two_workers_classify_a_backlog_concurrently_each_post_once(
 @needs_pg
 @pytest.mark.timeout(150)
 def test_deliver_jobs_spread_over_two_workers_exactly_once(
-        tmp_path: Path, workers: Callable[[Path], Workers]) -> None:  # noqa: F811
+        pg_scratch_url: str, tmp_path: Path, workers: Callable[[Path], Workers]) -> None:  # noqa: F811
     from alerting.stage import process
     from alerting.subscribers import add_subscriber
     from fruehwarn.tasks import Deferrer
     from tests.alerting.servers import WebhookReceiver
 
     n_subs, n_issues = 300, 4
-    settings, cfg = _config(tmp_path, _fresh_pg_database(),
+    settings, cfg = _config(tmp_path, pg_scratch_url,
                             alerting={"concurrency": 2, "backoff_base": 0.05, "backoff_max": 0.2})
     engine = init_db(settings)
     # 5 % of answers 429/503: retries go back to the outbox and are claimed again, by either worker

@@ -1,12 +1,14 @@
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from storage.db import downgrade, upgrade
+from storage.db import create_scratch_database, downgrade, drop_scratch_database, upgrade
 from storage.models import Post, Source, utcnow
+from tests.conftest import PG_URL
 
 TABLES = {"source", "crawlrun", "post", "classification", "topic", "issue", "issuepost", "checkpoint",
           "subscriber", "subscriberchannel", "alert", "notice", "delivery", "silence", "user", "auditlog"}
@@ -51,3 +53,27 @@ def test_sqlite_runs_in_wal_mode(engine: Engine) -> None:
         return
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_a_scratch_database_is_gone_after_it_is_dropped_even_with_a_connection_open() -> None:
+    """Tests and benchmarks drop what they create: kept databases once filled a CI disk."""
+    if not PG_URL:
+        pytest.skip("set FRUEHWARN_TEST_POSTGRES_URL to run against PostgreSQL")
+    admin = create_engine(PG_URL)
+
+    def exists(url: str) -> bool:
+        with admin.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                {"n": url.rsplit("/", 1)[1]}).first() is not None
+
+    url = create_scratch_database(PG_URL)
+    held = create_engine(url)
+    conn = held.connect()  # an open connection must not keep the database alive
+    try:
+        assert exists(url)
+        drop_scratch_database(PG_URL, url)
+        assert not exists(url)
+    finally:
+        conn.invalidate()
+        held.dispose()
+        admin.dispose()
