@@ -16,9 +16,28 @@ teach the distinction with contrast pairs built from the same words:
 Fewer negatives than the others: the corpora have plenty; a first set with 200 negatives
 (of 560) trained a model that called more neutral GermEval posts negative.
 
+A second set, ``service_faults_de.tsv`` (session 9), is **not** in the shipped model's recipe;
+it was written because the shipped models read a customer's own fault report as neutral when
+it ends in a question or states the fault flatly ("Seit heute Morgen kein Internet hier. Ist
+das bekannt?"), and emergence counts negative posts, so such an incident rises late:
+
+- negative: a customer reports a fault that hits them -- flatly, with a consequence, or ending
+  in a question ("Bei mir lädt die App seit 8 Uhr nicht. Geht das noch jemandem so?");
+- negative: sarcastic thanks for a failure ("Danke, dass sich seit einer Woche niemand meldet.");
+- neutral, as counterweight: third-party status notes about a fault and how-to questions that
+  report no fault of the writer's own ("Wo kann ich eine Störung melden?");
+- positive, the contrast pair of a fault report: the fault is gone, said with a negation
+  ("Das WLAN bricht seit der Reparatur nicht mehr ab. Danke!") -- without these, the fault
+  reports taught a model to read "stürzt nicht mehr ab" as a complaint.
+
+Trained with both sets (``--gold service_de.tsv --gold service_faults_de.tsv``), a model read
+the replay's incident posts more often as negative and got all 36 probes right, but its
+topic embedding merged the replay's double-debit incident into the standing invoice theme (a
+missed incident); see classifiers/weights/README.md, "Session 9".
+
 The sentences are generated from hand-written parts with a fixed seed, so the file is
-reproducible: ``python -m classifiers.training.service_examples`` rewrites
-``service_de.tsv`` (``id \\t label \\t text``, readable by ``fruehwarn model train --data``).
+reproducible: ``python -m classifiers.training.service_examples`` rewrites both files
+(``id \\t label \\t text``, readable by ``fruehwarn model train --data`` or ``--gold``).
 The evaluation probes in ``classifiers/evaluation/service_probes.tsv`` were written separately
 and are never generated here (checked by a test).
 """
@@ -31,6 +50,7 @@ from pathlib import Path
 
 SEED = 20261123
 OUT = Path(__file__).with_name("service_de.tsv")
+FAULTS_OUT = Path(__file__).with_name("service_faults_de.tsv")
 
 THANKS = ["Danke", "Vielen Dank", "Herzlichen Dank", "Danke schön", "Tausend Dank", "Besten Dank",
           "Vielen lieben Dank", "Merci", "Danke euch", "Großes Dankeschön"]
@@ -144,30 +164,143 @@ def _neutral(r: random.Random) -> str:
     ])
 
 
-def generate(n_positive: int = 220, n_negative: int = 120, n_neutral: int = 220) -> list[tuple[str, str, str]]:
-    """Unique ``(id, label, text)`` rows, the same for the same counts (fixed seed)."""
+# (service, nominative) that a customer reports as not working -- with FAILS
+MINE = ["das Internet", "das WLAN", "der Festnetzanschluss", "das Telefon", "die App", "das Onlinebanking",
+        "die Kartenzahlung", "das Kundenportal", "der Router", "das Streaming", "das Handy", "die Website",
+        "die Überweisung", "der Login", "das Glasfaser-Internet", "die Kabelbox", "das Mailpostfach"]
+FAILS = ["geht nicht", "funktioniert nicht", "ist ausgefallen", "lädt nicht", "bricht ständig ab",
+         "hat keine Verbindung", "zeigt nur eine Fehlermeldung", "reagiert nicht mehr", "ist extrem langsam",
+         "ist komplett weg", "startet nicht", "hängt sich dauernd auf"]
+MISSING = ["kein Internet", "kein Empfang", "keine Verbindung", "kein Telefon", "kein WLAN", "kein Fernsehen",
+           "keine mobilen Daten", "kein Zugriff aufs Konto", "keine Mails"]
+ASK = ["", "", " Ist das bekannt?", " Geht das noch jemandem so?", " Was ist da los?", " Wisst ihr schon was?",
+       " Wann geht das wieder?", " Bitte um Hilfe.", " Kann mal jemand schauen?", " Ist da was kaputt?",
+       " Liegt das an euch?"]
+CONSEQUENCES = ["ich kann nicht arbeiten", "ich komme nicht an meine Mails", "das Homeoffice fällt flach",
+                "ich kann nichts bezahlen", "ich erreiche niemanden", "die Kinder können keine Hausaufgaben machen",
+                "ich verpasse meinen Termin", "der Laden kann keine Karten annehmen"]
+CHARGES = ["Der Betrag wurde zweimal belastet", "Mir wurden 80 Euro zu viel berechnet",
+           "Die Rechnung ist viel zu hoch", "Ich soll einen Tarif bezahlen, den ich nie gebucht habe",
+           "Die Gutschrift fehlt immer noch auf der Rechnung", "Es wurde eine Mahngebühr berechnet, obwohl ich bezahlt habe"]
+# what the sarcastic thanks are for (a subordinate clause after "dass")
+FAILURES = ["ich seit drei Tagen ohne Internet dasitze", "ihr meinen Techniker-Termin schon wieder verschoben habt",
+            "sich seit einer Woche niemand meldet", "ich für einen Anschluss bezahle, der nie funktioniert",
+            "mein Anschluss schon wieder tot ist", "ich heute wegen euch nicht arbeiten kann",
+            "ich die Rechnung zum dritten Mal reklamieren darf", "mir die Hotline einfach auflegt",
+            "ihr meine Kündigung verschlampt habt", "das Paket schon wieder an der falschen Adresse liegt",
+            "die App nach jedem Update weniger kann", "mein Geld seit einem Monat nicht zurückkommt"]
+
+
+GONE = ["stürzt nicht mehr ab", "bricht nicht mehr ab", "hängt sich nicht mehr auf", "zeigt keine Fehlermeldung mehr",
+        "ist nicht mehr so langsam", "fällt nicht mehr aus", "macht keine Probleme mehr", "hat keine Aussetzer mehr"]
+SINCE = ["seit der Reparatur", "seit dem Technikerbesuch", "seit gestern", "seit dem Routertausch",
+         "seit eurem Fix", "seit der Umstellung"]
+PRAISE = ["Danke!", "Gute Arbeit!", "Sehr gut!", "Bin zufrieden.", "Top!", "Endlich!", "Vielen Dank an das Team!",
+          "So soll es sein."]
+
+
+def _fault_gone(r: random.Random) -> str:
+    """A fault is gone, said with a negation: positive (the contrast pair of a fault report)."""
+    s, g, since, praise = r.choice([m for m in MINE if m != "die App"]), r.choice(GONE), r.choice(SINCE), r.choice(PRAISE)
+    verb, rest = g.split(" ", 1)
+    if rest.startswith("sich "):  # "hängt sich seit gestern nicht mehr auf"
+        verb, rest = verb + " sich", rest[5:]
+    th = r.choice(THANKS)
+    return r.choice([
+        f"{cap(s)} {verb} {since} {rest}. {praise}",
+        f"{cap(since)} {verb} {s} {rest}. {praise}",
+        f"Gute Nachricht: {s} {g}. {praise}",
+        f"Kurzes Update von mir: {s} {g}, {th[:1].lower() + th[1:]}!",
+    ])
+
+
+def _fault_report(r: random.Random) -> str:
+    """A customer's own fault report: negative, also when it is phrased flatly or ends in a question."""
+    s, f, m, t, ask = r.choice(MINE), r.choice(FAILS), r.choice(MISSING), r.choice(TIMES), r.choice(ASK)
+    city = r.choice(CITIES)
+    verb, rest = f.split(" ", 1)  # the time goes between them: "geht seit 8 Uhr nicht"
+    return r.choice([
+        f"Bei mir {verb} {s} {t} {rest}.{ask}",
+        f"{cap(t)} {m} hier in {city}.{ask}",
+        f"{cap(s)} {f}, {r.choice(CONSEQUENCES)}.{ask}",
+        f"{cap(m)} {t}, {r.choice(CONSEQUENCES)}.",
+        f"{cap(s)} {verb} {t} {rest}.{ask}",
+        f"Hallo, {s} {verb} {t} {rest}.{ask}",
+        f"{city}: bei uns {t} {m}.{ask}",
+        f"{r.choice(CHARGES)}.{ask}",
+        f"Neustart gemacht, Kabel geprüft, {s} {f}.{ask}",
+        f"Schon wieder {m}. {cap(s)} {verb} {t} {rest}.",
+    ])
+
+
+def _sarcastic(r: random.Random) -> str:
+    """Thanks or praise that mean the opposite: negative."""
+    th, fail, s, b = r.choice(THANKS), r.choice(FAILURES), r.choice(SERVICES), r.choice(BROKEN)
+    t, m = r.choice(TIMES), r.choice(MISSING)
+    return r.choice([
+        f"{th}, dass {fail}.",
+        f"{th}, dass {fail}. Ganz toller Service.",
+        f"Toll, dass {fail}.",
+        f"Super, dass {fail}. Echt klasse.",
+        f"Großartig, wie schnell ihr seid: {s} {b}.",
+        f"Ein Hoch auf euren Service: {s} {b}, und niemand entschuldigt sich.",
+        f"Respekt, {s} {b}. Das muss man erst mal schaffen.",
+        f"Wunderbar, {t} {m} und keiner fühlt sich zuständig.",
+    ])
+
+
+def _neutral_about_faults(r: random.Random) -> str:
+    """Status notes by others and how-to questions that report no fault of the writer's own: neutral."""
+    s, city, hour = r.choice(MINE), r.choice(CITIES), r.choice(["9:15", "11:40", "14:30", "17:05", "22:50"])
+    return r.choice([
+        f"Wo kann ich eine Störung melden, falls {s} mal nicht geht?",
+        f"Gibt es eine Seite, auf der Störungen in {city} angezeigt werden?",
+        "Wie melde ich einen Fehler in der App?",
+        f"Laut Anbieter ist {s} in {city} seit {hour} Uhr wieder verfügbar.",
+        f"Störungsmeldung für {city}: {s} ist eingeschränkt, Techniker sind informiert.",
+        "Welche Hotline ist für Störungen beim Festnetz zuständig?",
+        "Muss ich bei einer Störung den Router selbst neu starten oder macht ihr das?",
+        f"Wird man informiert, wenn eine Störung in {city} behoben ist?",
+        f"Der Störungsmelder zeigt für {city} seit {hour} Uhr eine Meldung: {cap(s)} ist gestört.",
+        "Bekommt man bei einem längeren Ausfall eine Gutschrift?",
+    ])
+
+
+def generate(n_positive: int = 220, n_negative: int = 120, n_neutral: int = 220, n_fault: int = 50,
+             n_sarcastic: int = 20, n_neutral_faults: int = 30,
+             n_fault_gone: int = 30) -> dict[str, list[tuple[str, str, str]]]:
+    """Unique ``(id, label, text)`` rows of the two sets (``"service"``, ``"faults"``), the same for
+    the same counts (fixed seed; the second set is drawn after the first, so it never changes it)."""
     r = random.Random(SEED)
     seen: set[str] = set()
-    rows = []
-    for label, make, n in (("positive", _positive, n_positive), ("negative", _negative, n_negative),
-                           ("neutral", _neutral, n_neutral)):
-        made = 0
-        while made < n:
+    sets: dict[str, list[tuple[str, str, str]]] = {"service": [], "faults": []}
+    made: dict[str, int] = {}
+    for name, label, make, n in (
+            ("service", "positive", _positive, n_positive), ("service", "negative", _negative, n_negative),
+            ("service", "neutral", _neutral, n_neutral), ("faults", "negative", _fault_report, n_fault),
+            ("faults", "negative", _sarcastic, n_sarcastic), ("faults", "neutral", _neutral_about_faults, n_neutral_faults),
+            ("faults", "positive", _fault_gone, n_fault_gone)):
+        target = made.get(label, 0) + n
+        while made.get(label, 0) < target:
             text = make(r).replace("  ", " ").strip()
             if text in seen:
                 continue
             seen.add(text)
-            made += 1
-            rows.append((f"own-{label[:3]}-{made:03d}", label, text))
-    return rows
+            made[label] = made.get(label, 0) + 1
+            sets[name].append((f"own-{label[:3]}-{made[label]:03d}", label, text))
+    return sets
 
 
-def write(path: Path = OUT) -> int:
-    rows = generate()
-    path.write_text("".join(f"{i}\t{lab}\t{text}\n" for i, lab, text in rows), encoding="utf-8")
-    return len(rows)
+def write(folder: Path = OUT.parent) -> dict[Path, int]:
+    """Write both sets into ``folder``; return the rows written per file."""
+    written = {}
+    for name, rows in generate().items():
+        path = folder / (OUT.name if name == "service" else FAULTS_OUT.name)
+        path.write_text("".join(f"{i}\t{lab}\t{text}\n" for i, lab, text in rows), encoding="utf-8")
+        written[path] = len(rows)
+    return written
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
-    print(f"{write(target)} examples written to {target}")
+    for path, n in write(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT.parent).items():
+        print(f"{n} examples written to {path}")

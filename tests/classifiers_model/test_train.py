@@ -230,14 +230,19 @@ def test_the_student_reads_links_shortened_while_each_teacher_reads_them_as_it_w
 
 def test_the_own_service_examples_are_reproducible_and_apart_from_the_probes() -> None:
     from classifiers.training.data import read_tsv
-    from classifiers.training.service_examples import OUT, generate
+    from classifiers.training.service_examples import FAULTS_OUT, OUT, generate
 
-    shipped = read_tsv(OUT)
-    assert [(e.id, e.label, e.text) for e in shipped] == generate()  # the file is what the generator makes
+    made = generate()
+    shipped, faults = read_tsv(OUT), read_tsv(FAULTS_OUT)
+    assert [(e.id, e.label, e.text) for e in shipped] == made["service"]  # the files are what the generator makes
+    assert [(e.id, e.label, e.text) for e in faults] == made["faults"]
     counts = {lab: sum(e.label == lab for e in shipped) for lab in ("negative", "neutral", "positive")}
-    assert min(counts.values()) >= 100 and len({e.text for e in shipped}) == len(shipped)
+    assert min(counts.values()) >= 100
+    both = shipped + faults
+    assert len({e.text for e in both}) == len(both) and len({e.id for e in both}) == len(both)
+    assert {e.label for e in faults} == {"negative", "neutral", "positive"}
     probes = read_tsv(Path(__file__).parents[2] / "classifiers" / "evaluation" / "service_probes.tsv")
-    assert len(probes) == 36 and not {p.text for p in probes} & {e.text for e in shipped}
+    assert len(probes) == 36 and not {p.text for p in probes} & {e.text for e in both}
 
 
 def test_embedding_distillation_keeps_the_embedding_near_the_original_encoders(tiny_cache: Path,
