@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,31 +28,39 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key, raising=False)
 
 
+@contextmanager
+def _scratch_pg() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards.
+
+    Dropping matters: every scratch database costs several MB of disk, and a suite that kept
+    hundreds of them filled a CI machine's disk (psycopg DiskFull at CREATE DATABASE).
+    """
+    assert PG_URL
+    url = create_scratch_database(PG_URL)
+    try:
+        yield url
+    finally:
+        drop_scratch_database(PG_URL, url)
+
+
 @pytest.fixture
 def pg_scratch_url() -> Iterator[str]:
-    """A fresh PostgreSQL database (tests that need PostgreSQL itself), dropped afterwards.
+    """A database of its own for a test that needs PostgreSQL itself.
 
     List it first among a test's fixtures, so that it is torn down last (after workers stop).
     """
     if not PG_URL:
         pytest.skip("set FRUEHWARN_TEST_POSTGRES_URL to run against PostgreSQL")
-    url = create_scratch_database(PG_URL)
-    yield url
-    drop_scratch_database(PG_URL, url)
+    with _scratch_pg() as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database per test; a PostgreSQL one is dropped afterwards.
-
-    Dropping matters: every scratch database costs several MB of disk, and a suite that kept
-    hundreds of them filled a CI machine's disk (psycopg DiskFull at CREATE DATABASE).
-    """
+    """A fresh database per test on each backend."""
     if request.param == "postgresql":
-        assert PG_URL
-        url = create_scratch_database(PG_URL)
-        yield url
-        drop_scratch_database(PG_URL, url)
+        with _scratch_pg() as url:
+            yield url
     else:
         yield f"sqlite:///{tmp_path / 'test.db'}"
 

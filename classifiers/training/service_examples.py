@@ -33,7 +33,8 @@ das bekannt?"), and emergence counts negative posts, so such an incident rises l
 Trained with both sets (``--gold service_de.tsv --gold service_faults_de.tsv``), a model read
 the replay's incident posts more often as negative and got all 36 probes right, but its
 topic embedding merged the replay's double-debit incident into the standing invoice theme (a
-missed incident); see classifiers/weights/README.md, "Session 9".
+missed incident); held closer to the original e5 embedding (``--embed-distill 2.0``) it kept
+the incidents apart but read the corpora worse. See classifiers/weights/README.md, "Session 9".
 
 The sentences are generated from hand-written parts with a fixed seed, so the file is
 reproducible: ``python -m classifiers.training.service_examples`` rewrites both files
