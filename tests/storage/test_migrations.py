@@ -6,9 +6,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from storage.db import create_scratch_database, downgrade, drop_scratch_database, upgrade
+from storage.db import downgrade, upgrade
 from storage.models import Post, Source, utcnow
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, _scratch_pg
 
 TABLES = {"source", "crawlrun", "post", "classification", "topic", "issue", "issuepost", "checkpoint",
           "subscriber", "subscriberchannel", "alert", "notice", "delivery", "silence", "user", "auditlog"}
@@ -55,8 +55,9 @@ def test_sqlite_runs_in_wal_mode(engine: Engine) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
 
-def test_a_scratch_database_is_gone_after_it_is_dropped_even_with_a_connection_open() -> None:
-    """Tests and benchmarks drop what they create: kept databases once filled a CI disk."""
+def test_a_scratch_database_is_dropped_after_its_test_even_if_it_fails_with_a_connection_open() -> None:
+    """The helper behind the ``db_url`` and ``pg_scratch_url`` fixtures drops what it creates:
+    kept databases once filled a CI disk."""
     if not PG_URL:
         pytest.skip("set FRUEHWARN_TEST_POSTGRES_URL to run against PostgreSQL")
     admin = create_engine(PG_URL)
@@ -66,14 +67,17 @@ def test_a_scratch_database_is_gone_after_it_is_dropped_even_with_a_connection_o
             return conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
                                 {"n": url.rsplit("/", 1)[1]}).first() is not None
 
-    url = create_scratch_database(PG_URL)
-    held = create_engine(url)
-    conn = held.connect()  # an open connection must not keep the database alive
+    made: list[str] = []
+    held = []
     try:
-        assert exists(url)
-        drop_scratch_database(PG_URL, url)
-        assert not exists(url)
+        with pytest.raises(RuntimeError), _scratch_pg() as url:
+            made.append(url)
+            held.append(create_engine(url))
+            held[0].connect()  # an open connection must not keep the database alive
+            assert exists(url)
+            raise RuntimeError("the test failed")
+        assert made and not exists(made[0])
     finally:
-        conn.invalidate()
-        held.dispose()
+        for eng in held:
+            eng.dispose()
         admin.dispose()
