@@ -107,6 +107,8 @@ def train_cmd(
     distill: Annotated[float, typer.Option(help="Share of the loss following the teacher (with --teacher).")] = 0.5,
     embed_distill: Annotated[float, typer.Option(
         help="Weight of a loss keeping the embedding near the full original encoder's (topic grouping); 0: off.")] = 0.0,
+    gold_embed_distill: Annotated[float | None, typer.Option(
+        help="The same weight for the --gold examples (default: --embed-distill's).")] = None,
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
     shorten_urls: Annotated[bool, typer.Option(
         "--shorten-urls/--keep-urls",
@@ -123,7 +125,8 @@ def train_cmd(
     settings = ctx_of(ctx).settings
     cfg = TrainConfig(seed=seed, epochs=epochs, batch_size=batch_size, max_tokens=max_tokens, lr=lr,
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
-                      teacher=[str(t) for t in teacher or []], distill=distill, embed_distill=embed_distill, germeval_repeat=germeval_repeat,
+                      teacher=[str(t) for t in teacher or []], distill=distill, embed_distill=embed_distill,
+                      gold_embed_distill=gold_embed_distill, germeval_repeat=germeval_repeat,
                       shorten_urls=shorten_urls, eval_every=eval_every, threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []], gold=[str(p) for p in gold or []])
     for t in teacher or []:

@@ -53,6 +53,7 @@ class TrainConfig:
     distill: float = 0.5  # share of the loss that follows the teacher's soft labels (with a teacher)
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
+    gold_embed_distill: float | None = None  # that weight for the --gold examples (None: embed_distill)
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
     shorten_urls: bool = False  # the student reads links as their host (inference then does too); teachers as trained
     gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
@@ -255,7 +256,9 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
             if e.gold:
                 soft[i] = torch.nn.functional.one_hot(torch.tensor(LABELS.index(e.label)), len(LABELS)).float()
     ref = None
-    if cfg.embed_distill > 0:  # before truncation and training: the original encoder, all its layers
+    gold_w = cfg.embed_distill if cfg.gold_embed_distill is None else cfg.gold_embed_distill
+    embed_w = torch.tensor([gold_w if e.gold else cfg.embed_distill for e in train_set], dtype=torch.float32)
+    if cfg.embed_distill > 0 or gold_w > 0:  # before truncation and training: the original encoder, all its layers
         texts = [e.text for e in train_set]
         ref = torch.from_numpy(_cached(cache, f"reference-{_key('reference', encoder, texts)}",
                                        lambda: reference_embeddings(encoder, texts),
@@ -322,7 +325,9 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
                 kl = torch.nn.functional.kl_div(torch.log_softmax(logits / t, -1), soft[batch], reduction="batchmean")
                 loss = (1 - cfg.distill) * loss + cfg.distill * t * t * kl
             if ref is not None:  # keep the embedding where the original encoder's points (topic grouping)
-                loss = loss + cfg.embed_distill * (1 - (emb * ref[batch]).sum(-1)).mean()
+                gap = 1 - (emb * ref[batch]).sum(-1)
+                loss = loss + (cfg.embed_distill * gap.mean() if cfg.gold_embed_distill is None
+                               else (embed_w[batch] * gap).mean())
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(enc_params + head_params, 1.0)

@@ -265,3 +265,25 @@ def test_embedding_distillation_keeps_the_embedding_near_the_original_encoders(t
         assert (clf.net.embed is not None) == (weight > 0)
         closeness[weight] = float((clf.forward(texts)[1] * ref).sum(1).mean())
     assert closeness[2.0] > closeness[0.0] + 0.05, closeness
+
+
+def test_the_own_examples_can_be_held_to_the_original_embedding_alone(tiny_cache: Path, tmp_path: Path) -> None:
+    """``gold_embed_distill``: the embedding loss weighs the --gold examples apart from the corpora."""
+    from dataclasses import replace
+
+    from classifiers.training.train import reference_embeddings
+
+    data = _examples(96, 0)
+    data = [replace(e, gold=True) if i % 2 else e for i, e in enumerate(data)]  # half of them own examples
+    own = [e.text for e in data if e.gold][:30]
+    ref = reference_embeddings(load_encoder(tiny_cache, build=False), own)
+    closeness = {}
+    for gold_weight in (None, 2.0):
+        out = tmp_path / f"g{gold_weight}.safetensors"
+        cfg = TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
+                          eval_every=1000, embed_distill=0.0, gold_embed_distill=gold_weight)
+        train(load_encoder(tiny_cache, build=False), cfg, data, {"val": _examples(30, 1)}, out, echo=lambda _: None)
+        clf = TransformerClassifier(load_encoder(tiny_cache, build=False), out, threads=1)
+        assert (clf.net.embed is not None) == (gold_weight is not None)  # a weight for the own examples alone trains it
+        closeness[gold_weight] = float((clf.forward(own)[1] * ref).sum(1).mean())
+    assert closeness[2.0] > closeness[None] + 0.05, closeness
