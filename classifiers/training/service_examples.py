@@ -16,28 +16,35 @@ teach the distinction with contrast pairs built from the same words:
 Fewer negatives than the others: the corpora have plenty; a first set with 200 negatives
 (of 560) trained a model that called more neutral GermEval posts negative.
 
-A second set, ``service_faults_de.tsv`` (session 9), is **not** in the shipped model's recipe;
-it was written because the shipped models read a customer's own fault report as neutral when
-it ends in a question or states the fault flatly ("Seit heute Morgen kein Internet hier. Ist
+A second set, ``service_faults_de.tsv`` (session 9; 110 rows), is **not** in the shipped model's
+recipe; it was written because the shipped models read a customer's own fault report as neutral
+when it ends in a question or states the fault flatly ("Seit heute Morgen kein Internet hier. Ist
 das bekannt?"), and emergence counts negative posts, so such an incident rises late:
 
 - negative: a customer reports a fault that hits them -- flatly, with a consequence, or ending
   in a question ("Bei mir lädt die App seit 8 Uhr nicht. Geht das noch jemandem so?");
-- negative: sarcastic thanks for a failure ("Danke, dass sich seit einer Woche niemand meldet.");
 - neutral, as counterweight: third-party status notes about a fault and how-to questions that
   report no fault of the writer's own ("Wo kann ich eine Störung melden?");
 - positive, the contrast pair of a fault report: the fault is gone, said with a negation
   ("Das WLAN bricht seit der Reparatur nicht mehr ab. Danke!") -- without these, the fault
   reports taught a model to read "stürzt nicht mehr ab" as a complaint.
 
-Trained with both sets (``--gold service_de.tsv --gold service_faults_de.tsv``), a model read
-the replay's incident posts more often as negative and got all 36 probes right, but its
-topic embedding merged the replay's double-debit incident into the standing invoice theme (a
-missed incident); held closer to the original e5 embedding (``--embed-distill 2.0``) it kept
-the incidents apart but read the corpora worse. See classifiers/weights/README.md, "Session 9".
+A third set, ``service_sarcasm_de.tsv`` (20 rows, drawn in session 9 as part of the second and
+split off in session 10 without changing a sentence), holds sarcastic thanks for a failure as
+negative ("Danke, dass sich seit einer Woche niemand meldet.", "Respekt, ... Das muss man erst
+mal schaffen."). Not in any recipe: with nothing sincere of the same form beside them, they
+taught a model to read plain enthusiasm as sarcasm ("Die Aktion zum Jubiläum ist spitze, weiter
+so!" negative 0.94), and the replay's happy campaign raised two false alarms.
+
+Trained with the first two sets and the own examples held to the original e5 embedding
+(``--gold ... --gold-embed-distill 5``), a model read the replay's incident posts more often as
+negative and kept them apart from the standing themes (replay 5 / 5, no false alarm); without
+``--gold-embed-distill`` the fault reports pulled every complaint together in the topic
+embedding and the replay's double debit joined a standing complaint topic. See
+classifiers/weights/README.md, "Session 9" and "Session 10".
 
 The sentences are generated from hand-written parts with a fixed seed, so the file is
-reproducible: ``python -m classifiers.training.service_examples`` rewrites both files
+reproducible: ``python -m classifiers.training.service_examples`` rewrites the three files
 (``id \\t label \\t text``, readable by ``fruehwarn model train --data`` or ``--gold``).
 The evaluation probes in ``classifiers/evaluation/service_probes.tsv`` were written separately
 and are never generated here (checked by a test).
@@ -52,6 +59,8 @@ from pathlib import Path
 SEED = 20261123
 OUT = Path(__file__).with_name("service_de.tsv")
 FAULTS_OUT = Path(__file__).with_name("service_faults_de.tsv")
+SARCASM_OUT = Path(__file__).with_name("service_sarcasm_de.tsv")
+FILES = {"service": OUT, "faults": FAULTS_OUT, "sarcasm": SARCASM_OUT}
 
 THANKS = ["Danke", "Vielen Dank", "Herzlichen Dank", "Danke schön", "Tausend Dank", "Besten Dank",
           "Vielen lieben Dank", "Merci", "Danke euch", "Großes Dankeschön"]
@@ -270,16 +279,16 @@ def _neutral_about_faults(r: random.Random) -> str:
 def generate(n_positive: int = 220, n_negative: int = 120, n_neutral: int = 220, n_fault: int = 50,
              n_sarcastic: int = 20, n_neutral_faults: int = 30,
              n_fault_gone: int = 30) -> dict[str, list[tuple[str, str, str]]]:
-    """Unique ``(id, label, text)`` rows of the two sets (``"service"``, ``"faults"``), the same for
-    the same counts (fixed seed; the second set is drawn after the first, so it never changes it)."""
+    """Unique ``(id, label, text)`` rows of the sets (``"service"``, ``"faults"``, ``"sarcasm"``), the same
+    for the same counts (fixed seed; the later sets are drawn after the first, so they never change it)."""
     r = random.Random(SEED)
     seen: set[str] = set()
-    sets: dict[str, list[tuple[str, str, str]]] = {"service": [], "faults": []}
+    sets: dict[str, list[tuple[str, str, str]]] = {"service": [], "faults": [], "sarcasm": []}
     made: dict[str, int] = {}
     for name, label, make, n in (
             ("service", "positive", _positive, n_positive), ("service", "negative", _negative, n_negative),
             ("service", "neutral", _neutral, n_neutral), ("faults", "negative", _fault_report, n_fault),
-            ("faults", "negative", _sarcastic, n_sarcastic), ("faults", "neutral", _neutral_about_faults, n_neutral_faults),
+            ("sarcasm", "negative", _sarcastic, n_sarcastic), ("faults", "neutral", _neutral_about_faults, n_neutral_faults),
             ("faults", "positive", _fault_gone, n_fault_gone)):
         target = made.get(label, 0) + n
         while made.get(label, 0) < target:
@@ -293,10 +302,10 @@ def generate(n_positive: int = 220, n_negative: int = 120, n_neutral: int = 220,
 
 
 def write(folder: Path = OUT.parent) -> dict[Path, int]:
-    """Write both sets into ``folder``; return the rows written per file."""
+    """Write the sets into ``folder``; return the rows written per file."""
     written = {}
     for name, rows in generate().items():
-        path = folder / (OUT.name if name == "service" else FAULTS_OUT.name)
+        path = folder / FILES[name].name
         path.write_text("".join(f"{i}\t{lab}\t{text}\n" for i, lab, text in rows), encoding="utf-8")
         written[path] = len(rows)
     return written

@@ -230,15 +230,18 @@ def test_the_student_reads_links_shortened_while_each_teacher_reads_them_as_it_w
 
 def test_the_own_service_examples_are_reproducible_and_apart_from_the_probes() -> None:
     from classifiers.training.data import read_tsv
-    from classifiers.training.service_examples import FAULTS_OUT, OUT, generate
+    from classifiers.training.service_examples import FILES, OUT, generate
 
     made = generate()
-    shipped, faults = read_tsv(OUT), read_tsv(FAULTS_OUT)
-    assert [(e.id, e.label, e.text) for e in shipped] == made["service"]  # the files are what the generator makes
-    assert [(e.id, e.label, e.text) for e in faults] == made["faults"]
+    rows = {name: read_tsv(path) for name, path in FILES.items()}
+    for name, examples in rows.items():  # the files are what the generator makes
+        assert [(e.id, e.label, e.text) for e in examples] == made[name], name
+    shipped, faults, sarcasm = rows["service"], rows["faults"], rows["sarcasm"]
+    assert FILES["service"] == OUT
     counts = {lab: sum(e.label == lab for e in shipped) for lab in ("negative", "neutral", "positive")}
     assert min(counts.values()) >= 100
-    both = shipped + faults
+    assert len(sarcasm) == 20 and {e.label for e in sarcasm} == {"negative"}
+    both = shipped + faults + sarcasm
     assert len({e.text for e in both}) == len(both) and len({e.id for e in both}) == len(both)
     assert {e.label for e in faults} == {"negative", "neutral", "positive"}
     probes = read_tsv(Path(__file__).parents[2] / "classifiers" / "evaluation" / "service_probes.tsv")
