@@ -108,7 +108,7 @@ def train_cmd(
     embed_distill: Annotated[float, typer.Option(
         help="Weight of a loss keeping the embedding near the full original encoder's (topic grouping); 0: off.")] = 0.0,
     gold_embed_distill: Annotated[float | None, typer.Option(
-        help="The same weight for the --gold examples (default: --embed-distill's).")] = None,
+        min=0.0, help="The same weight for the --gold examples (default: --embed-distill's).")] = None,
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
     shorten_urls: Annotated[bool, typer.Option(
         "--shorten-urls/--keep-urls",
