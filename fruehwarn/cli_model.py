@@ -110,6 +110,8 @@ def train_cmd(
     gold_embed_distill: Annotated[float | None, typer.Option(
         min=0.0, help="The same weight for the --gold examples (default: --embed-distill's).")] = None,
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
+    init: Annotated[Path | None, typer.Option(
+        help="Start from these trained weights instead of the original encoder (a second stage).")] = None,
     shorten_urls: Annotated[bool, typer.Option(
         "--shorten-urls/--keep-urls",
         help="Read links as their host (fewer tokens; inference with these weights does the same).")] = False,
@@ -127,11 +129,14 @@ def train_cmd(
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
                       teacher=[str(t) for t in teacher or []], distill=distill, embed_distill=embed_distill,
                       gold_embed_distill=gold_embed_distill, germeval_repeat=germeval_repeat,
-                      shorten_urls=shorten_urls, eval_every=eval_every, threads=settings.model.threads, limit=limit,
+                      init=str(init) if init else None, shorten_urls=shorten_urls, eval_every=eval_every,
+                      threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []], gold=[str(p) for p in gold or []])
     for t in teacher or []:
         if not t.is_file():
             fail(f"{t}: no such teacher weights file", EXIT_USAGE)
+    if init is not None and not init.is_file():
+        fail(f"{init}: no such weights file to start from", EXIT_USAGE)
     try:
         train_set, val_sets = load_training_data(data, val or [], germeval_repeat, gold or [])
     except DataError as exc:
@@ -141,7 +146,10 @@ def train_cmd(
     except EncoderError as exc:
         fail(str(exc), EXIT_RUNTIME)
     target = out or DEFAULT_WEIGHTS
-    train(enc, cfg, train_set, val_sets, target, echo=typer.echo, cache=settings.model_cache_dir / "training")
+    try:
+        train(enc, cfg, train_set, val_sets, target, echo=typer.echo, cache=settings.model_cache_dir / "training")
+    except EncoderError as exc:  # e.g. --init weights that do not fit this encoder
+        fail(str(exc), EXIT_USAGE)
     typer.echo(f"weights written to {target}")
 
 

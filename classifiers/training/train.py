@@ -30,7 +30,7 @@ from classifiers.base import LABELS
 from classifiers.encoder import Encoder
 from classifiers.evaluation.metrics import Scores, score
 from classifiers.runtime import weights_fingerprint
-from classifiers.sentiment import SentimentNet, save_weights, truncate_layers
+from classifiers.sentiment import SentimentNet, load_weights, save_weights, truncate_layers
 from classifiers.training.data import Example, germeval_split, read_labelled
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class TrainConfig:
     temperature: float = 2.0  # softens the teacher's and the student's distributions for distillation
     embed_distill: float = 0.0  # weight of the loss pulling the embedding towards the full original encoder's
     gold_embed_distill: float | None = None  # that weight for the --gold examples (None: embed_distill)
+    init: str | None = None  # start from these trained weights (a second, shorter stage) instead of the original e5
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
     shorten_urls: bool = False  # the student reads links as their host (inference then does too); teachers as trained
     gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
@@ -267,6 +268,9 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
     net = SentimentNet(encoder.model)
     if ref is not None:
         net.add_embedding_head()
+    if cfg.init:  # its layers, head and embedding head; the layers it did not train stay the original e5's
+        load_weights(net, Path(cfg.init))
+        echo(f"starting from {cfg.init}")
     n_layers = len(encoder.model.encoder.layer)
     first = min(max(cfg.first_trained_layer, 0), n_layers)
     for name, p in net.named_parameters():

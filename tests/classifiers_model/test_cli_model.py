@@ -55,6 +55,15 @@ def test_train_with_a_missing_teacher_exits_2_before_any_work(tmp_path: Path) ->
     assert not (tmp_path / "w.safetensors").exists()
 
 
+def test_train_with_missing_weights_to_start_from_exits_2_before_any_work(tmp_path: Path) -> None:
+    f = tmp_path / "gold.tsv"
+    f.write_text("1\tnegative\tmist\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["model", "train", "--data", str(f), "--init", str(tmp_path / "s1.safetensors"),
+                                   "--out", str(tmp_path / "w.safetensors")], env=_env(tmp_path))
+    assert res.exit_code == 2 and "s1.safetensors: no such weights file to start from" in res.output
+    assert not (tmp_path / "w.safetensors").exists()
+
+
 def test_train_refuses_a_negative_embedding_weight_for_the_own_examples(tmp_path: Path) -> None:
     f = tmp_path / "gold.tsv"
     f.write_text("1\tnegative\tmist\n", encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,26 @@ def test_a_student_learns_from_the_teacher_alone(tiny_cache: Path, tmp_path: Pat
                  wrong, {"val": _examples(30, 1)}, student, echo=lines.append)
     assert any(line.startswith("teacher ") for line in lines)
     assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
+
+
+def test_a_second_stage_starts_from_the_given_weights(tiny_cache: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first.safetensors"
+    fit = dict(seed=3, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, eval_every=1000)
+    train(load_encoder(tiny_cache, build=False), TrainConfig(epochs=6, **fit), _examples(96, 0), {}, first,
+          echo=lambda _: None)
+    # a stage too short to learn anything from the original encoder: from the first stage it starts trained
+    short = TrainConfig(epochs=0.05, **{**fit, "lr": 1e-7, "head_lr": 1e-7})
+    scores = {}
+    for name, init in (("cold", None), ("warm", str(first))):
+        lines: list[str] = []
+        best = train(load_encoder(tiny_cache, build=False), replace(short, init=init), _examples(96, 2),
+                     {"val": _examples(30, 1)}, tmp_path / f"{name}.safetensors", echo=lines.append)
+        assert any(line.startswith("starting from") for line in lines) == (init is not None)
+        scores[name] = best["scores"]["val"]["micro_f1"]
+    assert scores["warm"] >= 0.9 and scores["cold"] < 0.7, scores
+    with pytest.raises(EncoderError, match="encoder layers"):  # weights of a deeper model: a clear error
+        train(load_encoder(tiny_cache, build=False), replace(short, init=str(first), layers=1), _examples(12, 2),
+              {}, tmp_path / "bad.safetensors", echo=lambda _: None)
 
 
 def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, tmp_path: Path) -> None:
