@@ -29,12 +29,16 @@ das bekannt?"), and emergence counts negative posts, so such an incident rises l
   ("Das WLAN bricht seit der Reparatur nicht mehr ab. Danke!") -- without these, the fault
   reports taught a model to read "stürzt nicht mehr ab" as a complaint.
 
-A third set, ``service_sarcasm_de.tsv`` (20 rows, drawn in session 9 as part of the second and
-split off in session 10 without changing a sentence), holds sarcastic thanks for a failure as
-negative ("Danke, dass sich seit einer Woche niemand meldet.", "Respekt, ... Das muss man erst
-mal schaffen."). Not in any recipe: with nothing sincere of the same form beside them, they
-taught a model to read plain enthusiasm as sarcasm ("Die Aktion zum Jubiläum ist spitze, weiter
-so!" negative 0.94), and the replay's happy campaign raised two false alarms.
+A third set, ``service_sarcasm_de.tsv``, holds 20 sarcastic thanks for a failure as negative
+("Danke, dass sich seit einer Woche niemand meldet.", "Respekt, ... Das muss man erst mal
+schaffen."; drawn in session 9 as part of the second, split off in session 10 without changing a
+sentence) and, since session 11, 20 sincere thanks of the same form as positive ("Toll, dass ich
+nach drei Tagen endlich wieder Internet habe.", "Respekt, die Buchung geht wieder. Das ging
+schneller als gedacht."). Alone, the sarcastic ones taught a model to read plain enthusiasm as
+sarcasm ("Die Aktion zum Jubiläum ist spitze, weiter so!" negative 0.94) and the replay's happy
+campaign raised two false alarms; the sincere ones are their contrast pairs, so that the form
+("Toll, dass ...") stops being the cue and what the thanks are for decides. In no shipped recipe
+(see classifiers/weights/README.md, session 11).
 
 Trained with the first two sets and the own examples held to the original e5 embedding
 (``--gold ... --gold-embed-distill 5``), a model read the replay's incident posts more often as
@@ -201,6 +205,13 @@ FAILURES = ["ich seit drei Tagen ohne Internet dasitze", "ihr meinen Techniker-T
             "ihr meine Kündigung verschlampt habt", "das Paket schon wieder an der falschen Adresse liegt",
             "die App nach jedem Update weniger kann", "mein Geld seit einem Monat nicht zurückkommt"]
 
+# what sincere thanks of the same form are for: the contrast pair of FAILURES (session 11)
+FAVOURS = ["ich nach drei Tagen endlich wieder Internet habe", "ihr mir so schnell einen Techniker-Termin gegeben habt",
+           "sich sofort jemand gemeldet hat", "mein Anschluss nach der Reparatur wieder einwandfrei läuft",
+           "ich heute dank euch wieder arbeiten kann", "die Rechnung beim ersten Anruf korrigiert wurde",
+           "die Hotline mir so geduldig geholfen hat", "ihr meine Kündigung so schnell bestätigt habt",
+           "das Paket trotz Streik pünktlich da war", "die App nach dem Update wieder flüssig läuft",
+           "mein Geld schon nach zwei Tagen zurück war", "der Techniker auch am Samstag gekommen ist"]
 
 GONE = ["stürzt nicht mehr ab", "bricht nicht mehr ab", "hängt sich nicht mehr auf", "zeigt keine Fehlermeldung mehr",
         "ist nicht mehr so langsam", "fällt nicht mehr aus", "macht keine Probleme mehr", "hat keine Aussetzer mehr"]
@@ -260,6 +271,22 @@ def _sarcastic(r: random.Random) -> str:
     ])
 
 
+def _sincere(r: random.Random) -> str:
+    """Thanks and praise of the sarcastic sentences' form that mean what they say: positive."""
+    th, fav, s, w = r.choice(THANKS), r.choice(FAVOURS), r.choice(SERVICES), r.choice(WORKS)
+    t = r.choice(["heute Morgen", "nach drei Tagen", "nach einer Stunde", "am Wochenende", "noch am selben Tag"])
+    return r.choice([
+        f"{th}, dass {fav}.",
+        f"{th}, dass {fav}. Ganz toller Service.",
+        f"Toll, dass {fav}.",
+        f"Super, dass {fav}. Echt klasse.",
+        f"Großartig, wie schnell ihr seid: {s} {w}.",
+        f"Ein Hoch auf euren Service: {s} {w}, und jemand hat sich sogar entschuldigt.",
+        f"Respekt, {s} {w}. Das ging schneller als gedacht.",
+        f"Wunderbar, {t} war alles repariert und die Technikerin war supernett.",
+    ])
+
+
 def _neutral_about_faults(r: random.Random) -> str:
     """Status notes by others and how-to questions that report no fault of the writer's own: neutral."""
     s, city, hour = r.choice(MINE), r.choice(CITIES), r.choice(["9:15", "11:40", "14:30", "17:05", "22:50"])
@@ -279,7 +306,7 @@ def _neutral_about_faults(r: random.Random) -> str:
 
 def generate(n_positive: int = 220, n_negative: int = 120, n_neutral: int = 220, n_fault: int = 50,
              n_sarcastic: int = 20, n_neutral_faults: int = 30,
-             n_fault_gone: int = 30) -> dict[str, list[tuple[str, str, str]]]:
+             n_fault_gone: int = 30, n_sincere: int = 20) -> dict[str, list[tuple[str, str, str]]]:
     """Unique ``(id, label, text)`` rows of the sets (``"service"``, ``"faults"``, ``"sarcasm"``), the same
     for the same counts (fixed seed; the later sets are drawn after the first, so they never change it)."""
     r = random.Random(SEED)
@@ -290,7 +317,7 @@ def generate(n_positive: int = 220, n_negative: int = 120, n_neutral: int = 220,
             ("service", "positive", _positive, n_positive), ("service", "negative", _negative, n_negative),
             ("service", "neutral", _neutral, n_neutral), ("faults", "negative", _fault_report, n_fault),
             ("sarcasm", "negative", _sarcastic, n_sarcastic), ("faults", "neutral", _neutral_about_faults, n_neutral_faults),
-            ("faults", "positive", _fault_gone, n_fault_gone)):
+            ("faults", "positive", _fault_gone, n_fault_gone), ("sarcasm", "positive", _sincere, n_sincere)):
         target = made.get(label, 0) + n
         while made.get(label, 0) < target:
             text = make(r).replace("  ", " ").strip()

@@ -261,12 +261,16 @@ def test_the_own_service_examples_are_reproducible_and_apart_from_the_probes() -
     assert FILES["service"] == OUT
     counts = {lab: sum(e.label == lab for e in shipped) for lab in ("negative", "neutral", "positive")}
     assert min(counts.values()) >= 100
-    assert len(sarcasm) == 20 and {e.label for e in sarcasm} == {"negative"}
+    # sarcastic thanks (negative) beside sincere ones of the same form (positive)
+    assert [sum(e.label == lab for e in sarcasm) for lab in ("negative", "positive")] == [20, 20]
     both = shipped + faults + sarcasm
     assert len({e.text for e in both}) == len(both) and len({e.id for e in both}) == len(both)
     assert {e.label for e in faults} == {"negative", "neutral", "positive"}
-    probes = read_tsv(Path(__file__).parents[2] / "classifiers" / "evaluation" / "service_probes.tsv")
+    evaluation = Path(__file__).parents[2] / "classifiers" / "evaluation"
+    probes = read_tsv(evaluation / "service_probes.tsv")
     assert len(probes) == 36 and not {p.text for p in probes} & {e.text for e in both}
+    sarcasm_probes = read_tsv(evaluation / "sarcasm_probes.tsv")  # written apart from the generator, never trained on
+    assert len(sarcasm_probes) == 16 and not {p.text for p in sarcasm_probes} & {e.text for e in both}
 
 
 def test_embedding_distillation_keeps_the_embedding_near_the_original_encoders(tiny_cache: Path,
