@@ -36,6 +36,7 @@ def fuse_attention(model: Any, num_heads: int) -> int:
     producer = {out: node for node in graph.node for out in node.output}
     mask_input = next((i.name for i in graph.input if i.name == "attention_mask"), None)
     fused: dict[str, Any] = {}  # name of the attention context tensor -> the operator that now makes it
+    scopes: list[str] = []  # ".../layer.N/attention/self/" of each fused layer
     for node in graph.node:
         match = _OUT.fullmatch(node.name)
         if not match or mask_input is None:
@@ -46,6 +47,7 @@ def fuse_attention(model: Any, num_heads: int) -> int:
         made_by = producer.get(context)
         if not all(t in producer for t in qkv) or made_by is None or not made_by.name.startswith(scope):
             return 0  # not the layout this pass knows: leave the graph alone
+        scopes.append(scope)
         fused[context] = helper.make_node("MultiHeadAttention", [*qkv, "", _MASK], [context],
                                           domain="com.microsoft", num_heads=num_heads,
                                           name=f"{scope}MultiHeadAttention")
@@ -63,16 +65,14 @@ def fuse_attention(model: Any, num_heads: int) -> int:
             kept.append(node)
             needed.update(i for i in node.input if i)
     kept.reverse()
-    scopes = tuple(n.name[:-len("MultiHeadAttention")] for n in fused.values())
-    leftover = [n.name for n in kept if n.name.startswith(scopes) and n.op_type != "MultiHeadAttention"
-                and not n.name.startswith(tuple(s + p for s in scopes for p in ("query/", "key/", "value/")))]
+    projections = tuple(s + p for s in scopes for p in ("query/", "key/", "value/"))
+    leftover = [n.name for n in kept if n.name.startswith(tuple(scopes)) and n.op_type != "MultiHeadAttention"
+                and not n.name.startswith(projections)]
     if leftover:  # something else still reads the attention internals: not safe to drop them
         return 0
     del graph.node[:]
     graph.node.extend(kept)
-    used = needed
-    unused = [t for t in graph.initializer if t.name not in used]
-    for t in unused:
+    for t in [t for t in graph.initializer if t.name not in needed]:
         graph.initializer.remove(t)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))

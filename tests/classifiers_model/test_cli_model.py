@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fruehwarn.cli import app
@@ -46,21 +47,14 @@ def test_train_with_unreadable_data_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "w.safetensors").exists()
 
 
-def test_train_with_a_missing_teacher_exits_2_before_any_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("option", "message"), [("--teacher", "no such teacher weights file"),
+                                               ("--init", "no such weights file to start from")])
+def test_train_with_missing_weights_exits_2_before_any_work(tmp_path: Path, option: str, message: str) -> None:
     f = tmp_path / "gold.tsv"
     f.write_text("1\tnegative\tmist\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["model", "train", "--data", str(f), "--teacher", str(tmp_path / "t.safetensors"),
+    res = CliRunner().invoke(app, ["model", "train", "--data", str(f), option, str(tmp_path / "t.safetensors"),
                                    "--out", str(tmp_path / "w.safetensors")], env=_env(tmp_path))
-    assert res.exit_code == 2 and "t.safetensors: no such teacher weights file" in res.output
-    assert not (tmp_path / "w.safetensors").exists()
-
-
-def test_train_with_missing_weights_to_start_from_exits_2_before_any_work(tmp_path: Path) -> None:
-    f = tmp_path / "gold.tsv"
-    f.write_text("1\tnegative\tmist\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["model", "train", "--data", str(f), "--init", str(tmp_path / "s1.safetensors"),
-                                   "--out", str(tmp_path / "w.safetensors")], env=_env(tmp_path))
-    assert res.exit_code == 2 and "s1.safetensors: no such weights file to start from" in res.output
+    assert res.exit_code == 2 and f"t.safetensors: {message}" in res.output
     assert not (tmp_path / "w.safetensors").exists()
 
 
