@@ -3,7 +3,7 @@
 One table for the figures the README reports: micro-F1, macro-F1 and per-class F1 of the shipped
 (or ``--weights``) model on the held-out 30 % of GermEval 2017 dev (the fixed split of
 ``classifiers.training.data``; target micro-F1 >= 0.80 and macro-F1 >= 0.60), SB10k test, and the
-project's own service and sarcasm probes -- for the int8 graph (the default) and float32, with
+project's own service, sarcasm and Bahn-speak probes -- for the int8 graph (the default) and float32, with
 the logit bias recorded beside the weights and, with ``--unshifted``, without it.
 
 The labelled corpora are not part of the project (``../shared/data``, or ``--data-dir``); a corpus
@@ -45,6 +45,7 @@ DATASETS = (
     Dataset("SB10k test", "sb10k/test.tsv"),
     Dataset("service probes", str(PROBES / "service_probes.tsv")),
     Dataset("sarcasm probes", str(PROBES / "sarcasm_probes.tsv")),
+    Dataset("Bahn-speak probes", str(PROBES / "bahn_probes.tsv")),
 )
 
 

@@ -25,7 +25,7 @@ def test_a_target_passes_only_when_reached_not_when_it_rounds_to_it() -> None:
 
 def test_missing_corpora_are_skipped_and_named_the_probes_always_run(tmp_path: Path) -> None:
     found, skipped = bench.resolve(tmp_path)
-    assert [d.name for d, _ in found] == ["service probes", "sarcasm probes"]
+    assert [d.name for d, _ in found] == ["service probes", "sarcasm probes", "Bahn-speak probes"]
     assert len(skipped) == 2 and all("not found" in s for s in skipped)
     (tmp_path / "sb10k").mkdir()
     (tmp_path / "sb10k" / "test.tsv").write_text("1\tnegative\tkaputt\n2\tpositive\tsuper\n", encoding="utf-8")

@@ -271,6 +271,9 @@ def test_the_own_service_examples_are_reproducible_and_apart_from_the_probes() -
     assert len(probes) == 36 and not {p.text for p in probes} & {e.text for e in both}
     sarcasm_probes = read_tsv(evaluation / "sarcasm_probes.tsv")  # written apart from the generator, never trained on
     assert len(sarcasm_probes) == 16 and not {p.text for p in sarcasm_probes} & {e.text for e in both}
+    bahn_probes = read_tsv(evaluation / "bahn_probes.tsv")  # rail jargon (session 12), never trained on
+    assert len(bahn_probes) == 24 and not {p.text for p in bahn_probes} & {e.text for e in both}
+    assert [sum(p.label == lab for p in bahn_probes) for lab in ("negative", "neutral", "positive")] == [8, 8, 8]
 
 
 def test_embedding_distillation_keeps_the_embedding_near_the_original_encoders(tiny_cache: Path,
