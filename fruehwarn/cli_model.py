@@ -155,6 +155,8 @@ def train_cmd(
     except EncoderError as exc:  # e.g. --init weights that do not fit this encoder
         fail(str(exc), EXIT_USAGE)
     typer.echo(f"weights written to {target}")
+    typer.echo(f"next, choose their logit bias on validation files: fruehwarn model calibrate --weights {target} "
+               "--val FILE [--val FILE ...] --write")
 
 
 @model_app.command("eval")
