@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from classifiers import runtime
-from classifiers.encoder import encoder_dir
 from classifiers.evaluation.calibrate import calibration_part, choose_bias, write_calibration
 from fruehwarn.cli import app
-from tests.classifiers_model.test_runtime import tiny  # noqa: F401  (fixture)
+from tests.classifiers_model.test_runtime import tiny, tiny_settings  # noqa: F401  (fixtures)
 
 
 def _softmax(rows: list[list[float]]) -> np.ndarray:
@@ -84,11 +84,9 @@ def _gold_file(tmp_path: Path) -> Path:
 
 
 def test_calibrate_cli_prints_the_table_and_writes_what_inference_then_applies(
-        tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    cache, weights = tiny
-    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
-    monkeypatch.setattr(runtime, "_CACHE", {})
-    env = {"FRUEHWARN_DATA_DIR": str(tmp_path / "data"), "FRUEHWARN_MODEL__CACHE_DIR": str(cache),
+        tiny_settings: tuple[dict[str, Any], dict[str, Any], Path], tmp_path: Path) -> None:  # noqa: F811
+    base, model, weights = tiny_settings
+    env = {"FRUEHWARN_DATA_DIR": str(base["data_dir"]), "FRUEHWARN_MODEL__CACHE_DIR": str(model["cache_dir"]),
            "FRUEHWARN_MODEL__THREADS": "1"}
     f = _gold_file(tmp_path)
     res = CliRunner().invoke(app, ["model", "calibrate", "--val", str(f), "--weights", str(weights), "--write"], env=env)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,6 +38,17 @@ def tiny(tmp_path: Path) -> tuple[Path, Path]:
     weights = tmp_path / "w" / "sentiment.safetensors"
     save_weights(net, 0, weights, {"note": "test"})
     return cache, weights
+
+
+@pytest.fixture
+def tiny_settings(tiny: tuple[Path, Path], tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """Keywords of ``load_settings`` (top level, ``model``) that load the tiny model through
+    ``load_classifier`` (its build stands in for e5's), and its weights."""
+    cache, weights = tiny
+    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
+    monkeypatch.setattr(runtime, "_CACHE", {})
+    return {"data_dir": tmp_path / "data"}, {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}, weights
 
 
 def _onnx(cache: Path, weights: Path, **kw: int) -> OnnxClassifier:
@@ -121,13 +133,8 @@ def test_export_needs_a_built_encoder(tmp_path: Path) -> None:
         export_onnx(tmp_path / "empty", tmp_path / "w.safetensors")
 
 
-def test_load_classifier_picks_the_runtime(tiny: tuple[Path, Path], tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    cache, weights = tiny
-    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))  # the tiny build stands in for e5
-    monkeypatch.setattr(runtime, "_CACHE", {})
-    base = {"data_dir": tmp_path / "data"}
-    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+def test_load_classifier_picks_the_runtime(tiny_settings: tuple[dict[str, Any], dict[str, Any], Path]) -> None:
+    base, model, weights = tiny_settings
     onnx = load_classifier(load_settings(**base, model=model))
     assert isinstance(onnx, OnnxClassifier) and load_classifier(load_settings(**base, model=model)) is onnx
     torch_clf = load_classifier(load_settings(**base, model={**model, "runtime": "torch"}))
@@ -139,13 +146,8 @@ def test_load_classifier_picks_the_runtime(tiny: tuple[Path, Path], tmp_path: Pa
         load_settings(**base, model={**model, "runtime": "torch", "quantize": True})
 
 
-def test_inference_truncates_as_the_weights_were_trained_unless_told_otherwise(
-        tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cache, weights = tiny
-    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
-    monkeypatch.setattr(runtime, "_CACHE", {})
-    base = {"data_dir": tmp_path / "data"}
-    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+def test_inference_truncates_as_the_weights_were_trained_unless_told_otherwise(tiny_settings: tuple[dict[str, Any], dict[str, Any], Path]) -> None:
+    base, model, weights = tiny_settings
     meta = weights.with_suffix(".json")
     assert runtime.trained_max_tokens(weights) == runtime.FALLBACK_MAX_TOKENS  # trained without a recorded length
     meta.write_text(json.dumps({"config": {"max_tokens": 24}}), encoding="utf-8")
@@ -162,13 +164,8 @@ def test_inference_truncates_as_the_weights_were_trained_unless_told_otherwise(
         load_settings(**base, model={**model, "max_tokens": 4})
 
 
-def test_inference_reads_links_as_the_weights_were_trained(tiny: tuple[Path, Path], tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    cache, weights = tiny
-    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
-    monkeypatch.setattr(runtime, "_CACHE", {})
-    base = {"data_dir": tmp_path / "data"}
-    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+def test_inference_reads_links_as_the_weights_were_trained(tiny_settings: tuple[dict[str, Any], dict[str, Any], Path]) -> None:
+    base, model, weights = tiny_settings
     text = "Störung http://t.co/lY0JvlpsVu seit heute"
     meta = weights.with_suffix(".json")
     for config, shortens in (({"max_tokens": 64}, False), ({"shorten_urls": True}, True),
@@ -315,13 +312,8 @@ def test_a_net_with_an_embedding_head_exports_with_it(tiny: tuple[Path, Path], t
     assert np.abs(pooled - e_onnx).max() > 1e-2  # the head changed the embedding
 
 
-def test_the_recorded_logit_bias_shifts_scores_and_labels_unless_told_otherwise(
-        tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cache, weights = tiny
-    monkeypatch.setattr(runtime, "build_encoder", lambda c: encoder_dir(c))
-    monkeypatch.setattr(runtime, "_CACHE", {})
-    base = {"data_dir": tmp_path / "data"}
-    model = {"cache_dir": cache, "sentiment_weights": weights, "threads": 1}
+def test_the_recorded_logit_bias_shifts_scores_and_labels_unless_told_otherwise(tiny_settings: tuple[dict[str, Any], dict[str, Any], Path]) -> None:
+    base, model, weights = tiny_settings
     plain = load_classifier(load_settings(**base, model=model))
     p0, e0 = plain.forward(TEXTS)  # type: ignore[attr-defined]
     assert "+bias" not in plain.version
