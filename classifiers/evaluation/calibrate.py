@@ -3,7 +3,7 @@
 The model is trained with class weights ((N / 3 n_c) ** 0.5, ``--class-weight 0.5``) so that the
 rare negative and positive posts are not drowned by the neutral majority. That moves its decision
 boundary away from neutral: it reads more posts as negative or positive than the data have
-(session-11 model, GermEval validation part: 73 posts predicted negative for 59 gold). A bias added to
+(session-11 model in float32, GermEval validation part: 73 posts predicted negative for 59 gold). A bias added to
 one label's logit corrects the prior the class weights moved ("logit adjustment", Menon et al.
 2021); it changes no weight, costs nothing at inference and is recorded beside the weights
 (``calibration.logit_bias`` in ``sentiment.json``), where :func:`classifiers.runtime.logit_bias_of`

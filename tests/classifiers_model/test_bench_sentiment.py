@@ -37,9 +37,10 @@ def test_rows_score_each_data_set_and_print_one_line_each(tmp_path: Path) -> Non
     f = tmp_path / "t.tsv"
     f.write_text("1\tnegative\tDie App ist kaputt, Störung!\n2\tpositive\tSuper, danke!\n3\tneutral\tFährt der Zug?\n",
                  encoding="utf-8")
-    d = bench.Dataset("tiny", str(f), target_micro=0.5)
-    rows = bench.measure(FakeClassifier(), [(d, f)])
-    assert len(rows) == 1 and rows[0].docs == 3 and rows[0].model == FakeClassifier.version
-    assert rows[0].verdict == f"micro >= 0.50: {'PASS' if rows[0].micro_f1 >= 0.5 else 'FAIL'}"
+    reachable, out_of_reach = bench.Dataset("tiny", str(f), target_micro=0.0), bench.Dataset("tiny2", str(f), target_macro=1.01)
+    rows = bench.measure(FakeClassifier(), [(reachable, f), (out_of_reach, f)])
+    assert [r.docs for r in rows] == [3, 3] and rows[0].model == FakeClassifier.version
+    assert [r.verdict for r in rows] == ["micro >= 0.00: PASS", "macro >= 1.01: FAIL"]  # each row gets its targets
+    rows = rows[:1]
     table = bench.format_rows(rows).splitlines()
     assert len(table) == 2 and table[1].startswith("tiny") and f"{rows[0].micro_f1:.3f}" in table[1]
