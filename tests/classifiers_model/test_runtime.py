@@ -196,6 +196,32 @@ def test_int8_graph_is_close_to_float32_and_independent_of_the_batch(tiny: tuple
     assert np.abs(alone - p_q8).max() < 1e-5 and np.abs(mixed[:len(TEXTS)][::-1] - p_q8).max() < 1e-5
 
 
+def test_batches_run_in_parallel_give_the_same_outputs_in_the_input_order(tiny: tuple[Path, Path]) -> None:
+    cache, weights = tiny
+    one = _onnx(cache, weights, threads=1, batch_size=2, int8=True)
+    three = _onnx(cache, weights, threads=3, batch_size=2, int8=True)
+    assert (one.workers, three.workers) == (1, 3)
+    texts = [f"{t} ({i})" for i in range(7) for t in TEXTS]  # 35 posts of several lengths: 18 batches over 3 workers
+    p1, e1 = one.forward(texts)
+    p3, e3 = three.forward(texts)
+    assert np.abs(p1 - p3).max() < 1e-6 and np.abs(e1 - e3).max() < 1e-6
+    sizes: list[int] = []
+    real = three.run_batch
+    three.run_batch = lambda ids, mask: (sizes.append(len(ids)), real(ids, mask))[1]  # type: ignore[method-assign]
+    three.batch_size = 16
+    p_short, _ = three.forward(TEXTS)  # fewer posts than a batch: cut so that each worker gets some
+    assert sorted(sizes) == [1, 2, 2] and np.abs(p_short - one.forward(TEXTS)[0]).max() < 1e-6
+
+    def broken(ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(ids) == 1:
+            raise RuntimeError("worker failed")
+        return real(ids, mask)
+
+    three.run_batch = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="worker failed"):  # a failing batch fails the call, never a silent gap
+        three.forward(TEXTS)
+
+
 def test_int8_weights_are_7_bit_and_shared_file(tiny: tuple[Path, Path]) -> None:
     import onnx
     from onnx import numpy_helper
