@@ -149,8 +149,8 @@ class BatchedClassifier:
     version: str
 
     logit_bias: np.ndarray | None = None  # added to the logits per label (calibration); None: none
-    workers: int = 1  # batches run at once (by _pool); run_batch must then be safe to call from several threads
-    _pool: ThreadPoolExecutor | None = None
+    workers: int = 1  # batches run at once; run_batch must then be safe to call from several threads
+    _pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
 
     def run_batch(self, input_ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits (b, 3) and L2-normalised embeddings (b, dim) of one padded batch."""
@@ -163,6 +163,11 @@ class BatchedClassifier:
         vec = np.array([bias.get(label, 0.0) for label in LABELS], dtype=np.float32)
         self.logit_bias = vec if vec.any() else None
         self.version = self.version.split("+bias")[0] + ("+bias" + ",".join(f"{x:g}" for x in vec) if vec.any() else "")
+
+    def _workers_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None or self._pool[0] != os.getpid():  # a forked child has no threads of its parent
+            self._pool = (os.getpid(), ThreadPoolExecutor(self.workers, thread_name_prefix="fruehwarn-forward"))
+        return self._pool[1]
 
     def forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (n, 3) and L2-normalised embeddings (n, dim), batched and length-sorted.
@@ -179,7 +184,7 @@ class BatchedClassifier:
         def run(chunk: list[int]) -> tuple[np.ndarray, np.ndarray]:
             return self.run_batch(*self.tokenizer.pad_arrays([ids[i] for i in chunk]))
 
-        results = self._pool.map(run, chunks) if self._pool is not None and len(chunks) > 1 else map(run, chunks)
+        results = self._workers_pool().map(run, chunks) if self.workers > 1 and len(chunks) > 1 else map(run, chunks)
         for chunk, (logits, emb) in zip(chunks, results, strict=True):
             probs[chunk] = _softmax(logits if self.logit_bias is None else logits + self.logit_bias)
             embs[chunk] = emb
@@ -219,8 +224,6 @@ class OnnxClassifier(BatchedClassifier):
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         self.workers = cpu_threads(threads)
-        if self.workers > 1:  # its threads start on first use
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fruehwarn-forward")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(str(directory / (INT8_GRAPH if int8 else "model.onnx")), opts,

@@ -222,6 +222,25 @@ def test_batches_run_in_parallel_give_the_same_outputs_in_the_input_order(tiny: 
         three.forward(TEXTS)
 
 
+def test_a_forked_child_runs_its_own_parallel_batches(tiny: tuple[Path, Path]) -> None:
+    import os
+    import signal
+
+    cache, weights = tiny
+    clf = _onnx(cache, weights, threads=2, batch_size=2, int8=True)
+    parent, _ = clf.forward(TEXTS)  # the parent's worker threads exist now; a child inherits none of them
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (child)
+        signal.alarm(30)  # a child waiting on its parent's threads would hang: die instead
+        try:
+            child, _ = clf.forward(TEXTS)
+            os._exit(0 if np.abs(child - parent).max() < 1e-6 else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_int8_weights_are_7_bit_and_shared_file(tiny: tuple[Path, Path]) -> None:
     import onnx
     from onnx import numpy_helper
