@@ -57,11 +57,10 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from alerting.stage import process  # noqa: E402
-from alerting.subscribers import add_subscriber  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
 from storage.db import create_scratch_database, drop_scratch_database, init_db, session_scope  # noqa: E402
-from storage.models import Classification, Delivery, Issue, Post, Source, Topic, utcnow  # noqa: E402
-from tests.alerting.servers import Answer, WebhookReceiver, free_port  # noqa: E402
+from storage.models import Classification, Delivery, Post, Source, utcnow  # noqa: E402
+from tests.alerting.servers import Answer, WebhookReceiver, free_port, seed_mobilfunk_issues  # noqa: E402
 
 WORDS = ("Netz", "Rechnung", "App", "Vertrag", "Tarif", "Router", "Hotline", "Kündigung", "Lieferung", "Paket",
          "Störung", "langsam", "super", "danke", "leider", "wieder", "heute", "immer", "schnell", "Problem")
@@ -125,15 +124,7 @@ def _fill(engine: Engine, settings: Settings, n_posts: int, n_deliveries: int, i
     with engine.begin() as conn:
         conn.execute(insert(Post), rows)
     with session_scope(engine) as s:
-        for i in range(n_deliveries // issues):
-            add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", f"json://127.0.0.1:{port}/kunde/{i}")],
-                           products=["Mobilfunk"], confirmed=True)
-        for k in range(issues):
-            topic = Topic(label=f"Mobilfunk {k}", keywords=["mobilfunk", f"stoerung{k}"])
-            s.add(topic)
-            s.flush()
-            s.add(Issue(topic_id=topic.id, title=f"Mobilfunk Störung {k}", keywords=list(topic.keywords),
-                        severity=70, first_detected_at=utcnow()))
+        seed_mobilfunk_issues(s, lambda i: f"json://127.0.0.1:{port}/kunde/{i}", n_deliveries // issues, issues)
     process(settings, engine)
     return _count(engine, select(func.count()).select_from(Delivery))
 

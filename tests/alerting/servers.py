@@ -177,3 +177,20 @@ def serve_forever(port: int, fail_rate: float, seed: int = 1) -> None:
     """Run a receiver in this process until killed (the benchmark's receiver process)."""
     with WebhookReceiver(fail_rate=fail_rate, seed=seed, keep_bodies=False, port=port) as receiver:
         receiver.thread.join()
+
+
+def seed_mobilfunk_issues(session: Any, url_of: Any, n_subs: int, n_issues: int) -> None:
+    """``n_subs`` confirmed Mobilfunk customers on webhooks (``url_of(i)``) and ``n_issues`` open
+    Mobilfunk issues, each with its topic: every issue has a notice for every customer."""
+    from alerting.subscribers import add_subscriber
+    from storage.models import Issue, Topic, utcnow
+
+    for i in range(n_subs):
+        add_subscriber(session, name=f"Kunde {i}", channels=[("webhook", url_of(i))], products=["Mobilfunk"],
+                       confirmed=True)
+    for k in range(n_issues):
+        topic = Topic(label=f"Mobilfunk {k}", keywords=["mobilfunk", f"stoerung{k}"])
+        session.add(topic)
+        session.flush()
+        session.add(Issue(topic_id=topic.id, title=f"Mobilfunk Störung {k}", keywords=list(topic.keywords),
+                          severity=70, first_detected_at=utcnow()))

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from config import ConfigError, Settings, load_settings
 from storage.db import init_db, session_scope
-from storage.models import Classification, Delivery, Issue, Post, Source, Topic, utcnow
+from storage.models import Classification, Delivery, Post, Source, utcnow
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,7 +285,7 @@ def test_recovery_requeues_a_dead_workers_job_or_closes_it_when_a_twin_waits(pg_
 @pytest.mark.timeout(120)
 def test_two_workers_do_every_job_exactly_once(pg_scratch_url: str, tmp_path: Path, workers: Callable[[Path], Workers]) -> None:
     from fruehwarn.scheduler import Pipeline, Stages, run_forever
-    from tests.alerting.servers import WebhookReceiver
+    from tests.alerting.servers import WebhookReceiver, seed_mobilfunk_issues
 
     def not_here(*_: object) -> int:
         raise AssertionError("a stage ran in the scheduler's process")
@@ -296,18 +296,8 @@ def test_two_workers_do_every_job_exactly_once(pg_scratch_url: str, tmp_path: Pa
     engine = init_db(settings)
     _posts(engine, n_posts)
     with WebhookReceiver(keep_bodies=False) as hook:
-        from alerting.subscribers import add_subscriber
-
         with session_scope(engine) as s:
-            for i in range(n_subs):
-                add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", hook.url(f"/kunde/{i}"))],
-                               products=["Mobilfunk"], confirmed=True)
-            for k in range(n_issues):
-                topic = Topic(label=f"Mobilfunk {k}", keywords=["mobilfunk", f"stoerung{k}"])
-                s.add(topic)
-                s.flush()
-                s.add(Issue(topic_id=topic.id, title=f"Mobilfunk Störung {k}", keywords=list(topic.keywords),
-                            severity=70, first_detected_at=utcnow()))
+            seed_mobilfunk_issues(s, lambda i: hook.url(f"/kunde/{i}"), n_subs, n_issues)
         w = workers(cfg)
         w.start("w1")
         w.start("w2")

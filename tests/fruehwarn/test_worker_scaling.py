@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from config import Settings
 from storage.db import init_db, session_scope
-from storage.models import Classification, Delivery, Issue, Topic, utcnow
+from storage.models import Classification, Delivery
 from tests.fruehwarn.test_tasks import (
     Workers,
     _config,
@@ -132,9 +132,8 @@ def test_two_workers_classify_a_backlog_concurrently_each_post_once(
 def test_deliver_jobs_spread_over_two_workers_exactly_once(
         pg_scratch_url: str, tmp_path: Path, workers: Callable[[Path], Workers]) -> None:  # noqa: F811
     from alerting.stage import process
-    from alerting.subscribers import add_subscriber
     from fruehwarn.tasks import Deferrer
-    from tests.alerting.servers import WebhookReceiver
+    from tests.alerting.servers import WebhookReceiver, seed_mobilfunk_issues
 
     n_subs, n_issues = 300, 4
     settings, cfg = _config(tmp_path, pg_scratch_url,
@@ -143,15 +142,7 @@ def test_deliver_jobs_spread_over_two_workers_exactly_once(
     # 5 % of answers 429/503: retries go back to the outbox and are claimed again, by either worker
     with WebhookReceiver(keep_bodies=False, fail_rate=0.05) as hook:
         with session_scope(engine) as s:
-            for i in range(n_subs):
-                add_subscriber(s, name=f"Kunde {i}", channels=[("webhook", hook.url(f"/kunde/{i}"))],
-                               products=["Mobilfunk"], confirmed=True)
-            for k in range(n_issues):
-                topic = Topic(label=f"Mobilfunk {k}", keywords=["mobilfunk", f"stoerung{k}"])
-                s.add(topic)
-                s.flush()
-                s.add(Issue(topic_id=topic.id, title=f"Mobilfunk Störung {k}", keywords=list(topic.keywords),
-                            severity=70, first_detected_at=utcnow()))
+            seed_mobilfunk_issues(s, lambda i: hook.url(f"/kunde/{i}"), n_subs, n_issues)
         process(settings, engine)  # the outbox: one row per notice and subscriber
         n_rows = _count(engine, select(func.count()).select_from(Delivery))
         assert n_rows == n_subs * n_issues
