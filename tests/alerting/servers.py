@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -179,7 +180,7 @@ def serve_forever(port: int, fail_rate: float, seed: int = 1) -> None:
         receiver.thread.join()
 
 
-def seed_mobilfunk_issues(session: Any, url_of: Any, n_subs: int, n_issues: int) -> None:
+def seed_mobilfunk_issues(session: Any, url_of: Callable[[int], str], n_subs: int, n_issues: int) -> None:
     """``n_subs`` confirmed Mobilfunk customers on webhooks (``url_of(i)``) and ``n_issues`` open
     Mobilfunk issues, each with its topic: every issue has a notice for every customer."""
     from alerting.subscribers import add_subscriber
