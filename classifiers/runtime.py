@@ -218,8 +218,9 @@ class OnnxClassifier(BatchedClassifier):
         manifest = _read_manifest(directory)
         if manifest is None:
             raise EncoderError(f"no complete ONNX export in {directory}; run: fruehwarn model build")
-        # one core per batch, as many batches at once as cores: 8-9 % more posts/s than two cores on each
-        # batch in turn (their many small element-wise operators do not split well); int8 outputs identical
+        # one core per batch, as many batches at once as cores: 4-5 % more posts/s than two cores on each batch
+        # in turn at batch 32, 8-9 % with batch 16 (the many small element-wise operators do not split well
+        # over two threads); int8 outputs identical
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
