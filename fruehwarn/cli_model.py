@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from classifiers.training.data import PART_HELP
 from fruehwarn.context import EXIT_RUNTIME, EXIT_USAGE, ctx_of, fail
 
 model_app = typer.Typer(help="Build, train and evaluate the sentiment model.", no_args_is_help=True)
@@ -114,6 +115,9 @@ def train_cmd(
     gold_embed_distill: Annotated[float | None, typer.Option(
         min=0.0, help="The same weight for the --gold examples (default: --embed-distill's).")] = None,
     germeval_repeat: Annotated[int, typer.Option(help="Oversample the GermEval train part this often.")] = 2,
+    germeval_part: Annotated[list[str] | None, typer.Option(
+        "--germeval-part", help=f"Parts of a GermEval XML file to train on; repeat. One of: {PART_HELP}. "
+        "Default: train.")] = None,
     init: Annotated[Path | None, typer.Option(
         help="Start from these trained weights instead of the original encoder (a second stage).")] = None,
     shorten_urls: Annotated[bool, typer.Option(
@@ -133,6 +137,7 @@ def train_cmd(
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
                       teacher=[str(t) for t in teacher or []], distill=distill, embed_distill=embed_distill,
                       gold_embed_distill=gold_embed_distill, germeval_repeat=germeval_repeat,
+                      germeval_parts=germeval_part or ["train"],
                       init=str(init) if init else None, shorten_urls=shorten_urls, eval_every=eval_every,
                       threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []], gold=[str(p) for p in gold or []])
@@ -142,7 +147,7 @@ def train_cmd(
     if init is not None and not init.is_file():
         fail(f"{init}: no such weights file to start from", EXIT_USAGE)
     try:
-        train_set, val_sets = load_training_data(data, val or [], germeval_repeat, gold or [])
+        train_set, val_sets = load_training_data(data, val or [], germeval_repeat, gold or [], cfg.germeval_parts)
     except DataError as exc:
         fail(str(exc), EXIT_USAGE)
     try:
@@ -164,7 +169,7 @@ def eval_cmd(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Labelled file: GermEval 2017 XML or id/label/text TSV.")],
     fmt: Annotated[str | None, typer.Option("--format", help="germeval or tsv (default: by suffix).")] = None,
-    part: Annotated[str, typer.Option(help="GermEval only: all, train, val or heldout (the fixed split).")] = "all",
+    part: Annotated[str, typer.Option(help=f"GermEval only, the fixed split: {PART_HELP}.")] = "all",
     weights: Annotated[Path | None, typer.Option(help="Weights to evaluate (default: settings / shipped).")] = None,
     quantize: Annotated[bool | None, typer.Option("--quantize/--no-quantize", help="int8 graph (default) or float32 (ONNX Runtime).")] = None,
 ) -> None:

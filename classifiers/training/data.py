@@ -11,6 +11,11 @@ The held-out split: GermEval 2017 dev is the only in-domain (Deutsche Bahn) data
 :func:`germeval_split` splits it per class with a fixed seed into 60 % train, 10 %
 validation and 30 % held-out test; the held-out part is never trained on or used for
 model selection and stands in for "unseen GermEval" in the figures.
+
+Cross-validation over the held-out part: ``heldout-K/N`` is the K-th of N stratified folds of
+it. A model trained on ``train``, ``val`` and every other fold and scored on fold K never saw
+those documents, so N such models measure, on all held-out documents, what training on
+more of GermEval dev gives (``fruehwarn model train --germeval-part``).
 """
 
 from __future__ import annotations
@@ -99,10 +104,42 @@ def read_labelled(path: Path, fmt: str | None = None) -> list[Example]:
     raise DataError(f"unknown format {fmt!r}; expected germeval or tsv")
 
 
+PART_HELP = "all, train, val, heldout, or heldout-K/N (the K-th of N folds of heldout)"
+
+
+def _fold(part: str) -> tuple[int, int] | None:
+    """``(K, N)`` of ``heldout-K/N``; None for any other name; DataError for a bad fold."""
+    if not part.startswith("heldout-"):
+        return None
+    k, sep, n = part.removeprefix("heldout-").partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n) and int(n) >= 2):
+        raise DataError(f"split part {part!r}: expected heldout-K/N with 1 <= K <= N and N >= 2, e.g. heldout-1/3")
+    return int(k), int(n)
+
+
 def germeval_split(examples: list[Example], part: str) -> list[Example]:
-    """The fixed, stratified ``train`` / ``val`` / ``heldout`` part of GermEval 2017 dev (see module doc)."""
+    """A fixed, stratified part of GermEval 2017 dev (see module doc): ``all``, ``train``, ``val``,
+    ``heldout`` or ``heldout-K/N``, the K-th of N folds of ``heldout``."""
+    if part == "all":
+        return list(examples)
+    fold = _fold(part)
+    if fold is not None:
+        k, n = fold
+        held = _part_indices(examples, "heldout")
+        rng = random.Random(SPLIT_SEED + n)
+        in_fold: set[int] = set()
+        for label in LABELS:  # stratified: each fold gets its share of every class
+            idx = sorted((i for i in held if examples[i].label == label), key=lambda i: examples[i].id)
+            rng.shuffle(idx)
+            in_fold.update(idx[k - 1::n])
+        return [e for i, e in enumerate(examples) if i in in_fold]
     if part not in SPLIT_FRACTIONS:
-        raise DataError(f"unknown split part {part!r}; expected one of {', '.join(SPLIT_FRACTIONS)}")
+        raise DataError(f"unknown split part {part!r}; expected {PART_HELP}")
+    chosen = _part_indices(examples, part)
+    return [e for i, e in enumerate(examples) if i in chosen]
+
+
+def _part_indices(examples: list[Example], part: str) -> set[int]:
     rng = random.Random(SPLIT_SEED)
     chosen: set[int] = set()
     for label in LABELS:
@@ -113,4 +150,4 @@ def germeval_split(examples: list[Example], part: str) -> list[Example]:
         bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "heldout": (n_train + n_val, len(idx))}
         lo, hi = bounds[part]
         chosen.update(idx[lo:hi])
-    return [e for i, e in enumerate(examples) if i in chosen]
+    return chosen

@@ -6,9 +6,12 @@ thread count and deterministic torch algorithms. The word embeddings and the low
 machine); the top layers and the head are trained and saved in float16.
 
 Data: every ``--data`` file is read with :func:`classifiers.training.data.read_labelled`.
-A GermEval 2017 XML file contributes only its fixed ``train`` part (oversampled by
+A GermEval 2017 XML file contributes by default only its fixed ``train`` part (oversampled by
 ``germeval_repeat``, it is the in-domain data); its ``val`` part is the validation set
 used to pick the best checkpoint; its ``heldout`` part is never touched here.
+``germeval_parts`` trains on other parts: folds of ``heldout`` for cross-validation, or
+everything for a model refit on all of GermEval dev once a recipe is measured (its
+GermEval validation part is then gone; the other validation files remain).
 ``--val FILE`` adds further validation files (e.g. SB10k dev).
 """
 
@@ -19,7 +22,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from classifiers.encoder import Encoder
 from classifiers.evaluation.metrics import Scores, score
 from classifiers.runtime import weights_fingerprint
 from classifiers.sentiment import SentimentNet, load_weights, save_weights, truncate_layers
-from classifiers.training.data import Example, germeval_split, read_labelled
+from classifiers.training.data import DataError, Example, germeval_split, read_labelled
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class TrainConfig:
     gold_embed_distill: float | None = None  # that weight for the --gold examples (None: embed_distill)
     init: str | None = None  # start from these trained weights (a second, shorter stage) instead of the original e5
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
+    germeval_parts: list[str] = field(default_factory=lambda: ["train"])  # parts of GermEval dev trained on
     shorten_urls: bool = False  # the student reads links as their host (inference then does too); teachers as trained
     gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
     eval_every: int = 150  # steps between validation runs / checkpoints
@@ -65,28 +69,38 @@ class TrainConfig:
     val: list[str] = field(default_factory=list)
 
 
-def load_training_data(paths: list[Path], val_paths: list[Path], germeval_repeat: int,
-                       gold_paths: list[Path] = ()) -> tuple[list[Example], dict[str, list[Example]]]:
+def load_training_data(paths: Sequence[Path], val_paths: Sequence[Path], germeval_repeat: int,
+                       gold_paths: Sequence[Path] = (), germeval_parts: Sequence[str] = ("train",),
+                       ) -> tuple[list[Example], dict[str, list[Example]]]:
     """Training examples and named validation sets.
 
     ``gold_paths`` are trained on like ``paths`` but always on their own label, never the
     teacher's (see :mod:`classifiers.training.service_examples`: the teacher is the model whose
-    mistakes they correct); they are marked ``gold``.
+    mistakes they correct); they are marked ``gold``. ``germeval_parts`` are the parts of a
+    GermEval XML file trained on (see :func:`classifiers.training.data.germeval_split`); a
+    document is trained on once per repeat even where parts overlap.
     """
     train: list[Example] = []
     val: dict[str, list[Example]] = {}
+    parts = list(germeval_parts) or ["train"]
+    trains_val = any(p in ("all", "val") for p in parts)
     for p in gold_paths:
         train += [replace(e, gold=True) for e in read_labelled(Path(p))]
     for p in paths:
         ex = read_labelled(Path(p))
         if Path(p).suffix.lower() == ".xml":
-            train += germeval_split(ex, "train") * max(1, germeval_repeat)
-            val[f"{Path(p).stem} val part"] = germeval_split(ex, "val")
+            chosen = {id(e) for part in parts for e in germeval_split(ex, part)}
+            train += [e for e in ex if id(e) in chosen] * max(1, germeval_repeat)
+            if not trains_val:
+                val[f"{Path(p).stem} val part"] = germeval_split(ex, "val")
         else:
             train += ex
     for p in val_paths:
         ex = read_labelled(Path(p))
         if Path(p).suffix.lower() == ".xml":
+            if trains_val:
+                raise DataError(f"--val {p}: its GermEval validation part is trained on (--germeval-part "
+                                f"{', '.join(parts)}); validate on other files")
             ex = germeval_split(ex, "val")
         val[str(Path(p).parent.name + "/" + Path(p).name)] = ex
     return train, val

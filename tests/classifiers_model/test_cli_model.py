@@ -67,6 +67,16 @@ def test_train_refuses_a_negative_embedding_weight_for_the_own_examples(tmp_path
     assert not (tmp_path / "w.safetensors").exists()
 
 
+def test_train_with_a_bad_germeval_part_exits_2(tmp_path: Path) -> None:
+    f = tmp_path / "dev.xml"
+    f.write_text('<Documents><Document id="1"><sentiment>negative</sentiment><text>mist</text></Document></Documents>',
+                 encoding="utf-8")
+    res = CliRunner().invoke(app, ["model", "train", "--data", str(f), "--germeval-part", "heldout-4/3",
+                                   "--out", str(tmp_path / "w.safetensors")], env=_env(tmp_path))
+    assert res.exit_code == 2 and "'heldout-4/3': expected heldout-K/N" in res.output
+    assert not (tmp_path / "w.safetensors").exists()
+
+
 def test_eval_quantize_is_validated_like_the_config(tmp_path: Path) -> None:
     f = tmp_path / "gold.tsv"
     f.write_text("1\tnegative\tmist\n", encoding="utf-8")

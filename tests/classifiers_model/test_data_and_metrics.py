@@ -65,6 +65,48 @@ def test_germeval_split_is_fixed_disjoint_and_stratified() -> None:
         germeval_split(ex, "test")
 
 
+def test_heldout_folds_partition_the_heldout_part_stratified_and_order_free() -> None:
+    ex = [Example(f"id{i}", f"t{i}", ["negative", "neutral", "neutral", "positive"][i % 4]) for i in range(400)]
+    held = {e.id for e in germeval_split(ex, "heldout")}
+    folds = [{e.id for e in germeval_split(ex, f"heldout-{k}/3")} for k in (1, 2, 3)]
+    assert set().union(*folds) == held and sum(len(f) for f in folds) == len(held)  # disjoint, complete
+    for k, f in enumerate(folds, start=1):
+        labels = [e.label for e in ex if e.id in f]
+        assert abs(len(f) - len(held) / 3) <= 3 and labels.count("positive") in (10, 11)  # 30 positives held out
+        assert {e.id for e in germeval_split(list(reversed(ex)), f"heldout-{k}/3")} == f
+    assert {e.id for e in germeval_split(ex, "heldout-1/2")} != folds[0]  # N picks its own folds
+    assert germeval_split(ex, "all") == ex
+
+
+@pytest.mark.parametrize("part", ["heldout-0/3", "heldout-4/3", "heldout-1/1", "heldout-1", "heldout-a/b", "test"])
+def test_a_bad_split_part_names_what_is_expected(part: str) -> None:
+    ex = [Example(f"id{i}", f"t{i}", "neutral") for i in range(30)]
+    with pytest.raises(DataError, match="heldout-K/N"):
+        germeval_split(ex, part)
+
+
+def test_training_on_more_of_germeval_drops_its_validation_part(tmp_path: Path) -> None:
+    from classifiers.training.train import load_training_data
+
+    docs = "".join(f'<Document id="d{i}"><relevance>true</relevance><sentiment>'
+                   f'{["negative", "neutral", "positive"][i % 3]}</sentiment><text>Text {i}</text></Document>'
+                   for i in range(90))
+    xml = tmp_path / "dev.xml"
+    xml.write_text(f"<Documents>{docs}</Documents>", encoding="utf-8")
+    ex = read_germeval_xml(xml)
+    texts = lambda part: {e.text for e in germeval_split(ex, part)}  # noqa: E731
+    train, val = load_training_data([xml], [], 2)  # the default: the train part, twice; validation on val
+    assert len(train) == 2 * len(texts("train")) and {e.text for e in train} == texts("train")
+    assert {e.text for e in val["dev val part"]} == texts("val")
+    train, val = load_training_data([xml], [], 1, germeval_parts=["train", "val", "heldout-1/3", "heldout-2/3"])
+    assert {e.text for e in train} == texts("all") - texts("heldout-3/3") and len(train) == len({e.text for e in train})
+    assert val == {}  # its validation part is trained on: not a validation set any more
+    train, _ = load_training_data([xml], [], 1, germeval_parts=["all", "train"])  # overlapping parts: once each
+    assert sorted(e.text for e in train) == sorted(texts("all"))
+    with pytest.raises(DataError, match="validation part is trained on"):
+        load_training_data([xml], [xml], 1, germeval_parts=["all"])
+
+
 def test_scores_match_hand_computed_figures() -> None:
     gold = ["negative", "negative", "neutral", "neutral", "neutral", "positive"]
     pred = ["negative", "neutral", "neutral", "neutral", "positive", "neutral"]
