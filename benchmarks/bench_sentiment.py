@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from classifiers.base import LABELS, Classifier  # noqa: E402
 from classifiers.evaluation.evaluate import evaluate, load_examples  # noqa: E402
+from classifiers.training.data import trained_overlap  # noqa: E402
 
 PROBES = ROOT / "classifiers" / "evaluation"
 
@@ -68,13 +70,17 @@ def verdict(d: Dataset, micro: float, macro: float) -> str:
     return ", ".join(parts)
 
 
-def measure(classifier: Classifier, datasets: list[tuple[Dataset, Path]]) -> list[Row]:
-    """Score ``classifier`` on each (data set, resolved path)."""
+def measure(classifier: Classifier, datasets: list[tuple[Dataset, Path]],
+            trained_parts: Sequence[str] = ("train",)) -> list[Row]:
+    """Score ``classifier`` on each (data set, resolved path). ``trained_parts``: the GermEval parts
+    the model trained on; a GermEval part it has seen gets no verdict, it is no held-out figure."""
     rows = []
     for d, path in datasets:
         s = evaluate(classifier, load_examples(path, part=d.part))
-        rows.append(Row(d.name, classifier.version, s.n, s.micro_f1, s.macro_f1, s.per_class_f1,
-                        verdict(d, s.micro_f1, s.macro_f1)))
+        seen = trained_overlap(load_examples(path), list(trained_parts), d.part) if d.part != "all" else 0
+        note = (f"not held out: trained on {seen} of these (see benchmarks/bench_crossval.py)" if seen
+                else verdict(d, s.micro_f1, s.macro_f1))
+        rows.append(Row(d.name, classifier.version, s.n, s.micro_f1, s.macro_f1, s.per_class_f1, note))
     return rows
 
 
@@ -99,7 +105,7 @@ def resolve(data_dir: Path) -> tuple[list[tuple[Dataset, Path]], list[str]]:
 
 
 def main() -> None:
-    from classifiers.runtime import load_classifier
+    from classifiers.runtime import load_classifier, trained_germeval_parts, weights_of
     from config import load_settings
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -124,7 +130,9 @@ def main() -> None:
                 model["sentiment_weights"] = str(args.weights)
             if bias is not None:
                 model["logit_bias"] = bias
-            rows += measure(load_classifier(load_settings(model=model)), datasets)
+            settings = load_settings(model=model)
+            rows += measure(load_classifier(settings), datasets,
+                            trained_germeval_parts(weights_of(settings.model, args.weights)))
     rows.sort(key=lambda r: [d.name for d, _ in datasets].index(r.data))
     print(format_rows(rows))
     if args.report:

@@ -71,6 +71,13 @@ def _trained_config(weights: Path) -> dict[str, Any]:
     return _meta_section(weights, "config")
 
 
+def trained_germeval_parts(weights: Path) -> list[str]:
+    """The parts of GermEval 2017 dev ``weights`` were trained on (``--germeval-part``; models from
+    before that option, and the fake, trained on the ``train`` part)."""
+    parts = _trained_config(weights).get("germeval_parts")
+    return [str(p) for p in parts] if isinstance(parts, list) and parts else ["train"]
+
+
 def recorded_join_threshold(weights: Path) -> float | None:
     """The topic join threshold measured for the embedding of ``weights`` (``topics.join_threshold``
     in the ``.json`` beside them; see classifiers/weights/README.md); None when not recorded."""

@@ -27,19 +27,20 @@ def load_examples(path: Path, fmt: str | None = None, part: str = "all") -> list
     return ex
 
 
-def evaluate(classifier: Classifier, examples: list[Example]) -> Scores:
-    """Sentiment scores; every text is scored as German here (the corpora are German)."""
-    texts = [e.text for e in examples]
+def predict_labels(classifier: Classifier, texts: list[str]) -> list[str]:
+    """One sentiment label per text; every text is scored as German here (the corpora are German)."""
     forward = getattr(classifier, "forward", None)
     if forward is not None:  # the transformer: score all texts, regardless of language detection
         from classifiers.base import LABELS
 
         probs, _ = forward(texts)
-        pred = [LABELS[int(i)] for i in probs.argmax(1)]
-    else:
-        preds = classifier.classify(texts)
-        pred = [p.sentiment or "neutral" for p in preds]
-    return score([e.label for e in examples], pred)
+        return [LABELS[int(i)] for i in probs.argmax(1)]
+    return [p.sentiment or "neutral" for p in classifier.classify(texts)]
+
+
+def evaluate(classifier: Classifier, examples: list[Example]) -> Scores:
+    """Sentiment scores of ``classifier`` on ``examples``."""
+    return score([e.label for e in examples], predict_labels(classifier, [e.text for e in examples]))
 
 
 def evaluate_file(classifier: Classifier, path: Path, fmt: str | None = None, part: str = "all") -> str:

@@ -151,3 +151,10 @@ def _part_indices(examples: list[Example], part: str) -> set[int]:
         lo, hi = bounds[part]
         chosen.update(idx[lo:hi])
     return chosen
+
+
+def trained_overlap(examples: list[Example], trained_parts: list[str], part: str) -> int:
+    """How many documents of ``part`` a model trained on ``trained_parts`` of the same file has seen
+    (0: ``part`` is unseen by it, a fair test)."""
+    seen = {id(e) for p in trained_parts for e in germeval_split(examples, p)}
+    return sum(id(e) in seen for e in germeval_split(examples, part))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from classifiers.fake import FakeClassifier
+from classifiers.training.data import Example
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("bench_sentiment", ROOT / "benchmarks" / "bench_sentiment.py")
@@ -44,3 +48,29 @@ def test_rows_score_each_data_set_and_print_one_line_each(tmp_path: Path) -> Non
     rows = rows[:1]
     table = bench.format_rows(rows).splitlines()
     assert len(table) == 2 and table[1].startswith("tiny") and f"{rows[0].micro_f1:.3f}" in table[1]
+
+
+def test_a_germeval_part_the_model_trained_on_gets_no_verdict(tmp_path: Path) -> None:
+    docs = "".join(f'<Document id="d{i}"><sentiment>{["negative", "neutral", "positive"][i % 3]}</sentiment>'
+                   f"<text>Text {i}</text></Document>" for i in range(60))
+    xml = tmp_path / "dev.xml"
+    xml.write_text(f"<Documents>{docs}</Documents>", encoding="utf-8")
+    held = bench.Dataset("GermEval held-out", str(xml), "heldout", 0.0, 0.0)
+    fair, = bench.measure(FakeClassifier(), [(held, xml)], ["train", "val"])
+    assert fair.verdict == "micro >= 0.00: PASS, macro >= 0.00: PASS"
+    seen, = bench.measure(FakeClassifier(), [(held, xml)], ["all"])
+    assert seen.verdict == f"not held out: trained on {seen.docs} of these (see benchmarks/bench_crossval.py)"
+
+
+def test_crossval_refuses_a_fold_model_that_saw_its_fold(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("bench_crossval", ROOT / "benchmarks" / "bench_crossval.py")
+    assert spec and spec.loader
+    cv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cv)
+    ex = [Example(f"id{i}", f"t{i}", ["negative", "neutral", "positive"][i % 3]) for i in range(90)]
+    w = tmp_path / "fold1.safetensors"
+    w.with_suffix(".json").write_text(json.dumps({"config": {"germeval_parts": ["train", "val", "heldout-2/3",
+                                                                               "heldout-3/3"]}}), encoding="utf-8")
+    cv.check_fold(w, 1, 3, ex)  # fold model 1 never saw heldout-1/3
+    with pytest.raises(SystemExit, match="trained on 9 documents of heldout-2/3"):
+        cv.check_fold(w, 2, 3, ex)

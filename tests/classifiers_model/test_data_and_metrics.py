@@ -107,6 +107,24 @@ def test_training_on_more_of_germeval_drops_its_validation_part(tmp_path: Path) 
         load_training_data([xml], [xml], 1, germeval_parts=["all"])
 
 
+def test_trained_overlap_counts_the_documents_a_model_has_seen_and_the_weights_record_their_parts(
+        tmp_path: Path) -> None:
+    import json
+
+    from classifiers.runtime import trained_germeval_parts
+    from classifiers.training.data import trained_overlap
+
+    ex = [Example(f"id{i}", f"t{i}", ["negative", "neutral", "positive"][i % 3]) for i in range(300)]
+    assert trained_overlap(ex, ["train"], "heldout") == 0 and trained_overlap(ex, ["train", "val"], "heldout") == 0
+    assert trained_overlap(ex, ["all"], "heldout") == 90 and trained_overlap(ex, ["heldout"], "heldout-2/3") == 30
+    folds_1_2 = ["train", "val", "heldout-1/3", "heldout-2/3"]
+    assert trained_overlap(ex, folds_1_2, "heldout-3/3") == 0 and trained_overlap(ex, folds_1_2, "heldout") == 60
+    w = tmp_path / "sentiment.safetensors"
+    assert trained_germeval_parts(w) == ["train"]  # no record (and models from before the option): the train part
+    w.with_suffix(".json").write_text(json.dumps({"config": {"germeval_parts": folds_1_2}}), encoding="utf-8")
+    assert trained_germeval_parts(w) == folds_1_2
+
+
 def test_scores_match_hand_computed_figures() -> None:
     gold = ["negative", "negative", "neutral", "neutral", "neutral", "positive"]
     pred = ["negative", "neutral", "neutral", "neutral", "positive", "neutral"]
