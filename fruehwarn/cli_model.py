@@ -118,6 +118,9 @@ def train_cmd(
     germeval_part: Annotated[list[str] | None, typer.Option(
         "--germeval-part", help=f"Parts of a GermEval XML file to train on; repeat. One of: {PART_HELP}. "
         "Default: train.")] = None,
+    germeval_gold: Annotated[bool, typer.Option(
+        "--germeval-gold/--germeval-distilled",
+        help="GermEval documents follow their own label only, never the teacher's (with --teacher).")] = False,
     init: Annotated[Path | None, typer.Option(
         help="Start from these trained weights instead of the original encoder (a second stage).")] = None,
     shorten_urls: Annotated[bool, typer.Option(
@@ -137,7 +140,7 @@ def train_cmd(
                       first_trained_layer=first_trained_layer, layers=layers, class_weight=class_weight,
                       teacher=[str(t) for t in teacher or []], distill=distill, embed_distill=embed_distill,
                       gold_embed_distill=gold_embed_distill, germeval_repeat=germeval_repeat,
-                      germeval_parts=germeval_part or ["train"],
+                      germeval_parts=germeval_part or ["train"], germeval_gold=germeval_gold,
                       init=str(init) if init else None, shorten_urls=shorten_urls, eval_every=eval_every,
                       threads=settings.model.threads, limit=limit,
                       data=[str(p) for p in data], val=[str(p) for p in val or []], gold=[str(p) for p in gold or []])

@@ -44,6 +44,7 @@ class Example:
     text: str
     label: str  # one of LABELS
     gold: bool = False  # trained on this label only, never a teacher's (``fruehwarn model train --gold``)
+    in_domain: bool = False  # a GermEval document (``--germeval-gold`` trains these on their own label too)
 
 
 def read_germeval_xml(path: Path) -> list[Example]:

@@ -60,6 +60,7 @@ class TrainConfig:
     init: str | None = None  # start from these trained weights (a second, shorter stage) instead of the original e5
     germeval_repeat: int = 2  # oversampling of the in-domain GermEval train part
     germeval_parts: list[str] = field(default_factory=lambda: ["train"])  # parts of GermEval dev trained on
+    germeval_gold: bool = False  # GermEval documents follow their own label only, never the teacher's
     shorten_urls: bool = False  # the student reads links as their host (inference then does too); teachers as trained
     gold: list[str] = field(default_factory=list)  # files trained on their own labels only, never the teacher's
     eval_every: int = 150  # steps between validation runs / checkpoints
@@ -84,13 +85,17 @@ def load_training_data(paths: Sequence[Path], val_paths: Sequence[Path], germeva
     val: dict[str, list[Example]] = {}
     parts = list(germeval_parts) or ["train"]
     trains_val = any(p in ("all", "val") for p in parts)
-    for p in gold_paths:
-        train += [replace(e, gold=True) for e in read_labelled(Path(p))]
+    def germeval(ex: list[Example]) -> list[Example]:  # the parts trained on, each document once
+        chosen = {id(e) for part in parts for e in germeval_split(ex, part)}
+        return [replace(e, in_domain=True) for e in ex if id(e) in chosen]
+
+    for p in gold_paths:  # a GermEval file here too gives only its parts, never its held-out documents
+        ex = read_labelled(Path(p))
+        train += [replace(e, gold=True) for e in (germeval(ex) if Path(p).suffix.lower() == ".xml" else ex)]
     for p in paths:
         ex = read_labelled(Path(p))
         if Path(p).suffix.lower() == ".xml":
-            chosen = {id(e) for part in parts for e in germeval_split(ex, part)}
-            train += [e for e in ex if id(e) in chosen] * max(1, germeval_repeat)
+            train += germeval(ex) * max(1, germeval_repeat)
             if not trains_val:
                 val[f"{Path(p).stem} val part"] = germeval_split(ex, "val")
         else:
@@ -268,7 +273,7 @@ def train(encoder: Encoder, cfg: TrainConfig, train_set: list[Example], val_sets
         probs = ensemble_probs(encoder, [Path(t) for t in cfg.teacher], [e.text for e in train_set], cache, echo)
         soft = torch.softmax(torch.log(torch.tensor(probs).clamp(min=1e-8)) / cfg.temperature, dim=-1)
         for i, e in enumerate(train_set):  # --gold examples follow their own label in both loss terms
-            if e.gold:
+            if e.gold or (cfg.germeval_gold and e.in_domain):
                 soft[i] = torch.nn.functional.one_hot(torch.tensor(LABELS.index(e.label)), len(LABELS)).float()
     ref = None
     gold_w = cfg.embed_distill if cfg.gold_embed_distill is None else cfg.gold_embed_distill

@@ -181,6 +181,39 @@ def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, t
     assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
 
 
+def test_germeval_gold_trains_the_in_domain_documents_on_their_own_labels(tiny_cache: Path, tmp_path: Path) -> None:
+    teacher = tmp_path / "teacher.safetensors"
+    train(load_encoder(tiny_cache, build=False),
+          TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1, eval_every=1000),
+          _examples(96, 0), {}, teacher, echo=lambda _: None)
+    # GermEval documents whose labels the teacher gets wrong (as it does on documents it never saw)
+    swap = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
+    docs = [Example(e.id, e.text, swap[e.label], in_domain=True) for e in _examples(96, 0)]
+    val = {"val": [Example(e.id, e.text, swap[e.label]) for e in _examples(30, 1)]}
+    micro = {}
+    for germeval_gold in (False, True):
+        cfg = TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
+                          eval_every=1000, teacher=[str(teacher)], distill=1.0, temperature=1.0,
+                          germeval_gold=germeval_gold)
+        best = train(load_encoder(tiny_cache, build=False), cfg, docs, val, tmp_path / f"s{germeval_gold}.safetensors",
+                     echo=lambda _: None)
+        micro[germeval_gold] = best["scores"]["val"]["micro_f1"]
+    assert micro[True] >= 0.9 and micro[False] < 0.5, micro  # distilled, they follow the teacher
+
+
+def test_a_germeval_file_given_as_gold_gives_only_its_training_parts(tmp_path: Path) -> None:
+    from classifiers.training.data import germeval_split, read_germeval_xml
+    from classifiers.training.train import load_training_data
+
+    xml = tmp_path / "dev.xml"
+    xml.write_text("<Documents>" + "".join(
+        f'<Document id="d{i}"><sentiment>{["negative", "neutral", "positive"][i % 3]}</sentiment>'
+        f"<text>Text {i}</text></Document>" for i in range(90)) + "</Documents>", encoding="utf-8")
+    train_set, _ = load_training_data([], [], 4, [xml])
+    assert {e.text for e in train_set} == {e.text for e in germeval_split(read_germeval_xml(xml), "train")}
+    assert len(train_set) == len({e.text for e in train_set}) and all(e.gold and e.in_domain for e in train_set)
+
+
 def test_an_ensemble_teacher_averages_its_members_and_its_labels_are_kept_between_runs(
         tiny_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
