@@ -158,45 +158,45 @@ def test_a_second_stage_starts_from_the_given_weights(tiny_cache: Path, tmp_path
               {}, tmp_path / "bad.safetensors", echo=lambda _: None)
 
 
-def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, tmp_path: Path) -> None:
-    from classifiers.training.train import load_training_data
+SWAP = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
 
+
+def _teacher_and_student(tiny_cache: Path, tmp_path: Path) -> tuple[Path, TrainConfig]:
+    """A teacher that reads the words right, and a student config that learns from it alone (distill=1)
+    except where an example is to follow its own label."""
     teacher = tmp_path / "teacher.safetensors"
     train(load_encoder(tiny_cache, build=False),
           TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1, eval_every=1000),
           _examples(96, 0), {}, teacher, echo=lambda _: None)
-    # the teacher reads the words right; the --gold file says the opposite (as our own examples
-    # contradict the teacher on thanks for a fix): with distill=1 only --gold can teach it
-    swap = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
+    return teacher, TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0,
+                                layers=1, eval_every=1000, teacher=[str(teacher)], distill=1.0, temperature=1.0)
+
+
+def test_gold_files_follow_their_own_labels_not_the_teachers(tiny_cache: Path, tmp_path: Path) -> None:
+    from classifiers.training.train import load_training_data
+
+    # the --gold file contradicts the teacher (as our own examples do on thanks for a fix)
+    _, cfg = _teacher_and_student(tiny_cache, tmp_path)
     gold = tmp_path / "own.tsv"
-    gold.write_text("".join(f"{e.id}\t{swap[e.label]}\t{e.text}\n" for e in _examples(96, 0)), encoding="utf-8")
+    gold.write_text("".join(f"{e.id}\t{SWAP[e.label]}\t{e.text}\n" for e in _examples(96, 0)), encoding="utf-8")
     train_set, _ = load_training_data([], [], 1, [gold])
     assert all(e.gold for e in train_set) and len(train_set) == 96
-    val = [Example(e.id, e.text, swap[e.label]) for e in _examples(30, 1)]
+    val = [Example(e.id, e.text, SWAP[e.label]) for e in _examples(30, 1)]
     lines: list[str] = []
-    best = train(load_encoder(tiny_cache, build=False),
-                 TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
-                             eval_every=1000, teacher=[str(teacher)], distill=1.0, temperature=1.0),
-                 train_set, {"val": val}, tmp_path / "student.safetensors", echo=lines.append)
+    best = train(load_encoder(tiny_cache, build=False), cfg, train_set, {"val": val},
+                 tmp_path / "student.safetensors", echo=lines.append)
     assert best["scores"]["val"]["micro_f1"] >= 0.9, lines
 
 
 def test_germeval_gold_trains_the_in_domain_documents_on_their_own_labels(tiny_cache: Path, tmp_path: Path) -> None:
-    teacher = tmp_path / "teacher.safetensors"
-    train(load_encoder(tiny_cache, build=False),
-          TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1, eval_every=1000),
-          _examples(96, 0), {}, teacher, echo=lambda _: None)
     # GermEval documents whose labels the teacher gets wrong (as it does on documents it never saw)
-    swap = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
-    docs = [Example(e.id, e.text, swap[e.label], in_domain=True) for e in _examples(96, 0)]
-    val = {"val": [Example(e.id, e.text, swap[e.label]) for e in _examples(30, 1)]}
+    _, cfg = _teacher_and_student(tiny_cache, tmp_path)
+    docs = [Example(e.id, e.text, SWAP[e.label], in_domain=True) for e in _examples(96, 0)]
+    val = {"val": [Example(e.id, e.text, SWAP[e.label]) for e in _examples(30, 1)]}
     micro = {}
     for germeval_gold in (False, True):
-        cfg = TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=0, layers=1,
-                          eval_every=1000, teacher=[str(teacher)], distill=1.0, temperature=1.0,
-                          germeval_gold=germeval_gold)
-        best = train(load_encoder(tiny_cache, build=False), cfg, docs, val, tmp_path / f"s{germeval_gold}.safetensors",
-                     echo=lambda _: None)
+        best = train(load_encoder(tiny_cache, build=False), replace(cfg, germeval_gold=germeval_gold), docs, val,
+                     tmp_path / f"s{germeval_gold}.safetensors", echo=lambda _: None)
         micro[germeval_gold] = best["scores"]["val"]["micro_f1"]
     assert micro[True] >= 0.9 and micro[False] < 0.5, micro  # distilled, they follow the teacher
 
@@ -221,10 +221,9 @@ def test_an_ensemble_teacher_averages_its_members_and_its_labels_are_kept_betwee
     from classifiers.training import train as train_mod
     from classifiers.training.train import ensemble_probs, teacher_probs
 
-    swap = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
     teachers = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
     for w, flip in zip(teachers, (False, True), strict=True):  # two teachers that disagree
-        data = [Example(e.id, e.text, swap[e.label] if flip else e.label) for e in _examples(96, 0)]
+        data = [Example(e.id, e.text, SWAP[e.label] if flip else e.label) for e in _examples(96, 0)]
         train(load_encoder(tiny_cache, build=False),
               TrainConfig(seed=3, epochs=6, batch_size=8, lr=3e-3, head_lr=3e-2, first_trained_layer=1,
                           eval_every=1000), data, {}, w, echo=lambda _: None)
