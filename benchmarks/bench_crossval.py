@@ -9,7 +9,8 @@ Reference models (``--reference``, e.g. the model trained on the train part alon
 the same documents, fold by fold, so the rows compare like with like.
 
 Each model runs as the product does (int8 unless ``--float32``) with the logit bias recorded
-beside its weights. A fold model whose recorded training parts include its own fold is refused.
+beside its weights. A model that trained on documents of the fold it is scored on is refused
+(by the GermEval parts recorded in the ``.json`` beside its weights).
 
     .venv/bin/python benchmarks/bench_crossval.py --fold artifacts/cv1/sentiment.safetensors \\
         --fold artifacts/cv2/sentiment.safetensors --fold artifacts/cv3/sentiment.safetensors \\
@@ -25,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from classifiers.base import LABELS  # noqa: E402
+from classifiers.base import LABELS, Classifier  # noqa: E402
 from classifiers.evaluation.evaluate import load_examples, predict_labels  # noqa: E402
 from classifiers.evaluation.metrics import Scores, score  # noqa: E402
 from classifiers.runtime import trained_germeval_parts  # noqa: E402
@@ -49,12 +50,12 @@ def pooled(weights_per_fold: list[Path], data: Path, quantize: bool) -> tuple[li
     gold: list[str] = []
     pred: list[str] = []
     per_fold = []
-    cache: dict[Path, object] = {}
+    cache: dict[Path, Classifier] = {}
     for k, w in enumerate(weights_per_fold, start=1):
         ex = load_examples(data, part=f"heldout-{k}/{n}")
         if w not in cache:
             cache[w] = load_classifier(load_settings(model={"sentiment_weights": str(w), "quantize": quantize}))
-        p = predict_labels(cache[w], [e.text for e in ex])  # type: ignore[arg-type]
+        p = predict_labels(cache[w], [e.text for e in ex])
         per_fold.append(score([e.label for e in ex], p))
         gold += [e.label for e in ex]
         pred += p

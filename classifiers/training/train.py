@@ -85,6 +85,7 @@ def load_training_data(paths: Sequence[Path], val_paths: Sequence[Path], germeva
     val: dict[str, list[Example]] = {}
     parts = list(germeval_parts) or ["train"]
     trains_val = any(p in ("all", "val") for p in parts)
+
     def germeval(ex: list[Example]) -> list[Example]:  # the parts trained on, each document once
         chosen = {id(e) for part in parts for e in germeval_split(ex, part)}
         return [replace(e, in_domain=True) for e in ex if id(e) in chosen]
